@@ -1,0 +1,38 @@
+//! Helpers for raw V1 functions (`PG_FUNCTION_INFO_V1` and argument access).
+use pgrx::pg_sys;
+
+/// Declares `pg_finfo_<name>` so Postgres calls `<name>` with the V1 convention.
+macro_rules! pg_function_info_v1 {
+    ($($name:ident),* $(,)?) => {
+        ::paste::paste! {
+            $(
+                #[no_mangle]
+                #[doc(hidden)]
+                pub extern "C" fn [<pg_finfo_ $name>]() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+                    const V1: ::pgrx::pg_sys::Pg_finfo_record = ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+                    &V1
+                }
+            )*
+        }
+    };
+}
+
+/// Argument `n` as a raw Datum.
+#[inline]
+pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
+    // SAFETY: caller passes a valid fcinfo with at least n+1 args (declared STRICT in SQL).
+    unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].value }
+}
+
+#[inline]
+pub unsafe fn arg_is_null(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> bool {
+    // SAFETY: as above.
+    unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].isnull }
+}
+
+#[inline]
+pub unsafe fn return_null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: fcinfo valid for the duration of the call.
+    unsafe { (*fcinfo).isnull = true };
+    pg_sys::Datum::from(0usize)
+}

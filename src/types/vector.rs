@@ -1,0 +1,96 @@
+//! The `vector` varlena: `int32 vl_len_; int16 dim; int16 unused; float4 x[dim]`,
+//! exactly pgvector's layout so values, COPY BINARY and clients interoperate.
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// Largest dimension count of a `vector` (pgvector's VECTOR_MAX_DIM).
+pub const VECTOR_MAX_DIM: usize = 16000;
+
+#[repr(C)]
+pub struct VectorHeader {
+    vl_len: i32,
+    pub dim: i16,
+    pub unused: i16,
+}
+
+const HEADER: usize = std::mem::size_of::<VectorHeader>();
+
+/// A detoasted `vector` argument, borrowed for the duration of the call.
+pub struct VectorRef<'a> {
+    pub data: &'a [f32],
+}
+
+impl<'a> VectorRef<'a> {
+    /// Detoasts `datum` (palloc'd copy when compressed or external).
+    ///
+    /// # Safety
+    /// `datum` must be a non-null `vector` datum.
+    pub unsafe fn from_datum(datum: pg_sys::Datum) -> VectorRef<'a> {
+        // SAFETY: the datum is a varlena of our type; detoast returns an aligned 4-byte header.
+        unsafe {
+            let p = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *const VectorHeader;
+            let dim = (*p).dim.max(0) as usize;
+            let data = std::slice::from_raw_parts((p as *const u8).add(HEADER) as *const f32, dim);
+            VectorRef { data }
+        }
+    }
+    pub fn dim(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Allocates a zeroed `vector` of `dim` elements in the current memory context and
+/// returns (datum, mutable elements).
+pub fn new_vector<'a>(dim: usize) -> (pg_sys::Datum, &'a mut [f32]) {
+    let size = HEADER + 4 * dim;
+    // SAFETY: palloc0 returns zeroed memory of `size` bytes or raises an ERROR.
+    unsafe {
+        let p = pg_sys::palloc0(size) as *mut VectorHeader;
+        pgrx::set_varsize_4b(p as *mut pg_sys::varlena, size as i32);
+        (*p).dim = dim as i16;
+        let data = std::slice::from_raw_parts_mut((p as *mut u8).add(HEADER) as *mut f32, dim);
+        (pg_sys::Datum::from(p), data)
+    }
+}
+
+/// Builds a `vector` datum from elements.
+pub fn vector_datum(values: &[f32]) -> pg_sys::Datum {
+    let (d, out) = new_vector(values.len());
+    out.copy_from_slice(values);
+    d
+}
+
+/// ERROR unless 1 ≤ dim ≤ VECTOR_MAX_DIM (pgvector's messages).
+pub fn check_dim(dim: usize) {
+    if dim < 1 {
+        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "vector must have at least 1 dimension");
+    }
+    if dim > VECTOR_MAX_DIM {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("vector cannot have more than {VECTOR_MAX_DIM} dimensions")
+        );
+    }
+}
+
+/// ERROR when a typmod is set and differs from `dim`.
+pub fn check_expected_dim(typmod: i32, dim: usize) {
+    if typmod != -1 && typmod as usize != dim {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("expected {typmod} dimensions, not {dim}")
+        );
+    }
+}
+
+/// ERROR on NaN or ±Infinity elements.
+pub fn check_element(v: f32) {
+    if v.is_nan() {
+        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "NaN not allowed in vector");
+    }
+    if v.is_infinite() {
+        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "infinite value not allowed in vector");
+    }
+}

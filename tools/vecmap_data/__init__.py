@@ -1,0 +1,1 @@
+"""Real-data tooling for vecmap: numpy MiniLM embedder and ANN dataset builder."""
