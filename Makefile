@@ -1,0 +1,47 @@
+# vecmap — `make demo` and `make test` do all setup themselves (see README).
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+export VECMAP_PORT ?= 55432
+PGRX_DATA ?= /tmp/vecmap-pgrx-test
+PY := .venv/bin/python
+
+.PHONY: setup install demo test test-engine test-pgrx test-sql test-python cluster-start cluster-stop bench clean
+
+setup:
+	@scripts/setup.sh
+
+install: setup
+	cargo pgrx install --release -c $(PG_CONFIG)
+
+demo: install
+	@scripts/cluster.sh start
+	PYTHONPATH=tools $(PY) -m vecmap_tools.demo
+
+test: setup test-engine install test-pgrx
+	@scripts/cluster.sh start
+	@status=0; \
+	$(MAKE) --no-print-directory test-sql || status=1; \
+	$(MAKE) --no-print-directory test-python || status=1; \
+	scripts/cluster.sh stop; \
+	exit $$status
+
+test-engine:
+	cargo test -p vecmap-engine --release
+
+test-pgrx:
+	mkdir -p $(PGRX_DATA) && chown postgres:postgres $(PGRX_DATA)
+	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_DATA)
+
+test-sql:
+	scripts/regress.sh
+
+test-python:
+	PYTHONPATH=tools $(PY) -m pytest -q tests/python
+
+cluster-start:
+	@scripts/cluster.sh start
+
+cluster-stop:
+	@scripts/cluster.sh stop
+
+clean:
+	cargo clean

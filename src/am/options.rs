@@ -1,0 +1,92 @@
+//! Index options (`WITH (m = 16, ef_construction = 64)`) and GUCs.
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+
+pub const DEFAULT_M: i32 = 16;
+pub const DEFAULT_EF_CONSTRUCTION: i32 = 64;
+
+/// `vecmap.ef_search`: beam width at layer 0 (like pgvector's `hnsw.ef_search`).
+pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
+/// `vecmap.max_scan_tuples`: most rows one scan returns when the executor keeps asking.
+pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
+
+static mut RELOPT_KIND: pg_sys::relopt_kind::Type = 0;
+
+/// The reloptions struct `build_reloptions` fills (first field is the varlena header).
+#[repr(C)]
+pub struct Options {
+    vl_len_: i32,
+    pub m: i32,
+    pub ef_construction: i32,
+}
+
+pub fn init() {
+    GucRegistry::define_int_guc(
+        c"vecmap.ef_search",
+        c"Size of the dynamic candidate list for search (layer-0 beam).",
+        c"Higher values raise recall and lower speed. Range 1..1000.",
+        &EF_SEARCH,
+        1,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"vecmap.max_scan_tuples",
+        c"Maximum rows one vecmap index scan returns when a filter discards rows.",
+        c"Bounds the continued search behind WHERE … ORDER BY … LIMIT queries.",
+        &MAX_SCAN_TUPLES,
+        1,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: called once from _PG_init on the main thread.
+    unsafe {
+        RELOPT_KIND = pg_sys::add_reloption_kind();
+        pg_sys::add_int_reloption(RELOPT_KIND, c"m".as_ptr(), c"Max number of connections per node (layer 0 keeps 2·m)".as_ptr(), DEFAULT_M, 2, 100, pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE);
+        pg_sys::add_int_reloption(RELOPT_KIND, c"ef_construction".as_ptr(), c"Size of the dynamic candidate list for construction".as_ptr(), DEFAULT_EF_CONSTRUCTION, 4, 1000, pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE);
+    }
+}
+
+/// `amoptions`: parses and validates reloptions.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
+    let tab = [
+        pg_sys::relopt_parse_elt { optname: c"m".as_ptr(), opttype: pg_sys::relopt_type::RELOPT_TYPE_INT, offset: std::mem::offset_of!(Options, m) as i32 },
+        pg_sys::relopt_parse_elt { optname: c"ef_construction".as_ptr(), opttype: pg_sys::relopt_type::RELOPT_TYPE_INT, offset: std::mem::offset_of!(Options, ef_construction) as i32 },
+    ];
+    // SAFETY: tab describes Options exactly; build_reloptions pallocs the result.
+    let opts = unsafe { pg_sys::build_reloptions(reloptions, validate, RELOPT_KIND, std::mem::size_of::<Options>(), tab.as_ptr(), tab.len() as i32) };
+    if validate && !opts.is_null() {
+        // SAFETY: build_reloptions returned an Options-shaped allocation.
+        let o = unsafe { &*(opts as *const Options) };
+        if o.ef_construction < 2 * o.m {
+            ereport!(ERROR, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "ef_construction must be greater than or equal to 2 * m");
+        }
+    }
+    opts as *mut pg_sys::bytea
+}
+
+/// (m, ef_construction) of an index, defaults when unset.
+pub unsafe fn index_options(index: pg_sys::Relation) -> (u32, u32) {
+    // SAFETY: rd_options is null or an Options made by amoptions.
+    let o = unsafe { (*index).rd_options as *const Options };
+    if o.is_null() {
+        (DEFAULT_M as u32, DEFAULT_EF_CONSTRUCTION as u32)
+    } else {
+        // SAFETY: as above.
+        unsafe { ((*o).m as u32, (*o).ef_construction as u32) }
+    }
+}
+
+pub fn ef_search() -> usize {
+    EF_SEARCH.get() as usize
+}
+
+pub fn max_scan_tuples() -> u64 {
+    MAX_SCAN_TUPLES.get() as u64
+}
+

@@ -1,0 +1,89 @@
+//! VACUUM: dead TIDs become delete marks in the log (WAL-logged) and tombstones on node ids
+//! in the sidecar. Deleted nodes keep routing searches; they are never returned.
+use super::pages;
+use super::sidecar::{self, NoProgress};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+const IDS_PER_ENTRY: usize = 2000;
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: VACUUM passes a valid info and callback; we only read our own relation.
+    unsafe {
+        let index = (*info).index;
+        let stats = if stats.is_null() { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult } else { stats };
+        let meta = pages::read_meta(index);
+        // Apply everything first so every TID in the log is a node with a known id.
+        let Some(h) = sidecar::catch_up(index, &meta, true, &mut NoProgress) else {
+            return stats;
+        };
+        let cb = callback.expect("bulk-delete callback");
+        let mut dead = Vec::new();
+        let mut live = 0f64;
+        {
+            let sc = h.borrow();
+            let n = sc.node_count();
+            for id in 0..n {
+                if id % 1024 == 0 {
+                    check_for_interrupts!();
+                }
+                if sc.is_deleted(id) {
+                    continue;
+                }
+                let t = sc.info(id).tid;
+                let mut tid = pg_sys::ItemPointerData { ip_blkid: pg_sys::BlockIdData { bi_hi: t[0], bi_lo: t[1] }, ip_posid: t[2] };
+                if cb(&mut tid, callback_state) {
+                    dead.push(id);
+                } else {
+                    live += 1.0;
+                }
+            }
+        }
+        for chunk in dead.chunks(IDS_PER_ENTRY) {
+            let mut bytes = Vec::new();
+            pages::encode_delete(&mut bytes, chunk);
+            pages::append(index, &bytes, 1, 0, 0);
+        }
+        if !dead.is_empty() {
+            let meta = pages::read_meta(index);
+            sidecar::catch_up(index, &meta, true, &mut NoProgress);
+        }
+        (*stats).tuples_removed += dead.len() as f64;
+        (*stats).num_index_tuples = live;
+        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        pgrx::debug1!("vacuum of vecmap index \"{}\": {} rows removed, {} remain", pages::relname(index), dead.len(), live);
+        stats
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumInfo, stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: as above.
+    unsafe {
+        if (*info).analyze_only {
+            return stats;
+        }
+        if !stats.is_null() {
+            return stats;
+        }
+        let index = (*info).index;
+        let stats = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult;
+        let meta = pages::read_meta(index);
+        let live = match sidecar::open(index, &meta) {
+            Ok(h) => {
+                let s = *h.borrow().state();
+                (s.node_count - s.deleted) as f64 + meta.inserts.saturating_sub(s.node_count) as f64
+            }
+            Err(_) => meta.inserts as f64,
+        };
+        (*stats).num_index_tuples = live;
+        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        stats
+    }
+}

@@ -1,0 +1,1 @@
+"""vecmap command-line tools: the demo and the benchmark."""
