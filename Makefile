@@ -10,13 +10,18 @@ setup:
 	@scripts/setup.sh
 
 install: setup
-	cargo pgrx install --release -c $(PG_CONFIG)
+	@scripts/install.sh
 
 demo: install
 	@scripts/cluster.sh start
 	PYTHONPATH=tools $(PY) -m vecmap_tools.demo
 
-test: setup test-engine install test-pgrx
+# `cargo pgrx test` installs its own debug build, so the release install comes after it,
+# and a server left running by `make demo` is stopped first.
+test: setup test-engine
+	@scripts/cluster.sh stop
+	$(MAKE) --no-print-directory test-pgrx
+	@scripts/install.sh
 	@scripts/cluster.sh start
 	@status=0; \
 	$(MAKE) --no-print-directory test-sql || status=1; \

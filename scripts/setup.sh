@@ -12,11 +12,11 @@ for p in postgresql-15 postgresql-server-dev-15 libclang-dev clang libssl-dev pk
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
-  $SUDO apt-get update -qq
+  $SUDO apt-get update -qq -o Acquire::Languages=en
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 # Debian package descriptions (one of the demo corpora) come from the apt lists.
-ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || $SUDO apt-get update -qq
+ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || $SUDO apt-get update -qq -o Acquire::Languages=en
 
 if ! cargo pgrx --version 2>/dev/null | grep -q "0.18.1"; then
   echo "setup: installing cargo-pgrx 0.18.1 (about 10 minutes on 2 cores)"

@@ -1,7 +1,7 @@
 -- The vecmap index access method and its operator classes (pgvector's opclass names).
 
 CREATE FUNCTION vecmap_amhandler(internal) RETURNS index_am_handler
-    AS 'MODULE_PATHNAME' LANGUAGE C;
+    AS 'MODULE_PATHNAME', 'vecmap_amhandler' LANGUAGE C;
 
 CREATE ACCESS METHOD vecmap TYPE INDEX HANDLER vecmap_amhandler;
 COMMENT ON ACCESS METHOD vecmap IS 'HNSW index with an int8 arena and f32 rerank in a memory-mapped sidecar';

@@ -1,14 +1,17 @@
 //! Helpers for raw V1 functions (`PG_FUNCTION_INFO_V1` and argument access).
 use pgrx::pg_sys;
 
-/// Declares `pg_finfo_<name>` so Postgres calls `<name>` with the V1 convention.
+/// Declares `pg_finfo_vecmap_<name>` so Postgres calls `vecmap_<name>` with the V1 convention.
+/// Every C entry point is exported with the `vecmap_` prefix: Postgres loads extension
+/// libraries RTLD_GLOBAL, and pgvector's vector.so calls e.g. `l2_normalize` by symbol, so
+/// unprefixed names would interpose on pgvector's own functions.
 macro_rules! pg_function_info_v1 {
     ($($name:ident),* $(,)?) => {
         ::paste::paste! {
             $(
                 #[no_mangle]
                 #[doc(hidden)]
-                pub extern "C" fn [<pg_finfo_ $name>]() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+                pub extern "C" fn [<pg_finfo_vecmap_ $name>]() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
                     const V1: ::pgrx::pg_sys::Pg_finfo_record = ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
                     &V1
                 }

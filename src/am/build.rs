@@ -153,7 +153,9 @@ pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::R
             let n = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
             pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, n, true);
         }
-        if meta.entries > 0 {
+        // An empty index gets an empty sidecar too (when its dimensions are known), so its
+        // first inserts extend a file instead of looking like a lost one.
+        if meta.dims > 0 {
             pg_sys::pgstat_progress_update_param(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_GRAPH);
             pg_sys::pgstat_progress_update_param(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL as i32, meta.entries as i64);
             let path = sidecar::sidecar_path(index);

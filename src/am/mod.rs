@@ -13,7 +13,7 @@ pub mod vacuum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-pg_function_info_v1!(vecmap_amhandler);
+pg_function_info_v1!(amhandler);
 
 #[pg_guard]
 unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
@@ -21,9 +21,9 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 }
 
 /// `vecmap_amhandler(internal) → index_am_handler`
-#[no_mangle]
+#[export_name = "vecmap_amhandler"]
 #[pg_guard]
-pub unsafe extern "C-unwind" fn vecmap_amhandler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn amhandler(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let mut am = unsafe { PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine) };
     am.amstrategies = 0;
     am.amsupport = 1;
@@ -58,4 +58,43 @@ pub unsafe extern "C-unwind" fn vecmap_amhandler(_fcinfo: pg_sys::FunctionCallIn
     am.amgettuple = Some(scan::amgettuple);
     am.amendscan = Some(scan::amendscan);
     pg_sys::Datum::from(am.into_pg())
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn ids(sql: &str) -> Vec<i32> {
+        Spi::connect(|c| c.select(sql, None, &[]).unwrap().map(|r| r.get::<i32>(1).unwrap().unwrap()).collect())
+    }
+
+    #[pg_test]
+    fn index_scan_matches_exact_order_on_small_table() {
+        Spi::run("CREATE TABLE pts (id int, v vector(2))").unwrap();
+        Spi::run("INSERT INTO pts SELECT i, ARRAY[i % 37, i / 37]::real[]::vector FROM generate_series(0, 999) i").unwrap();
+        Spi::run("CREATE INDEX pts_v ON pts USING vecmap (v vector_l2_ops)").unwrap();
+        let q = "SELECT id FROM pts ORDER BY v <-> '[10.2,7.1]' LIMIT 5";
+        Spi::run("SET enable_seqscan = off").unwrap();
+        let got = ids(q);
+        Spi::run("SET enable_seqscan = on; SET enable_indexscan = off").unwrap();
+        let want = ids(q);
+        assert_eq!(got, want);
+    }
+
+    #[pg_test]
+    fn rows_inserted_after_build_are_found_in_the_same_transaction() {
+        Spi::run("CREATE TABLE pts2 (id int, v vector(3))").unwrap();
+        Spi::run("CREATE INDEX pts2_v ON pts2 USING vecmap (v vector_l2_ops)").unwrap();
+        Spi::run("INSERT INTO pts2 SELECT i, ARRAY[i, (i * 7) % 13, 1]::real[]::vector FROM generate_series(1, 300) i").unwrap();
+        Spi::run("SET enable_seqscan = off").unwrap();
+        assert_eq!(ids("SELECT id FROM pts2 ORDER BY v <-> '[150,10,1]' LIMIT 1"), vec![150]);
+        assert_eq!(ids("SELECT id FROM pts2 ORDER BY v <-> '[1,1,1]' LIMIT 300").len(), 300);
+    }
+
+    #[pg_test(error = "ef_construction must be greater than or equal to 2 * m")]
+    fn ef_construction_below_twice_m_is_rejected() {
+        Spi::run("CREATE TABLE pts3 (v vector(3))").unwrap();
+        Spi::run("CREATE INDEX ON pts3 USING vecmap (v) WITH (m = 16, ef_construction = 31)").unwrap();
+    }
 }

@@ -1,5 +1,6 @@
 //! The `vector` varlena: `int32 vl_len_; int16 dim; int16 unused; float4 x[dim]`,
 //! exactly pgvector's layout so values, COPY BINARY and clients interoperate.
+use crate::fmgr::arg;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -34,9 +35,28 @@ impl<'a> VectorRef<'a> {
             VectorRef { data }
         }
     }
+
+    /// Argument `n` of a STRICT function declared with a `vector` there.
+    ///
+    /// # Safety
+    /// `fcinfo` must be valid and argument `n` a non-null `vector`.
+    pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> VectorRef<'a> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::from_datum(arg(fcinfo, n)) }
+    }
+
     pub fn dim(&self) -> usize {
         self.data.len()
     }
+}
+
+/// The two `vector` arguments of a STRICT binary function.
+///
+/// # Safety
+/// `fcinfo` must carry two non-null `vector` arguments.
+pub unsafe fn vector_pair<'a>(fcinfo: pg_sys::FunctionCallInfo) -> (VectorRef<'a>, VectorRef<'a>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { (VectorRef::arg(fcinfo, 0), VectorRef::arg(fcinfo, 1)) }
 }
 
 /// Allocates a zeroed `vector` of `dim` elements in the current memory context and
@@ -74,13 +94,24 @@ pub fn check_dim(dim: usize) {
     }
 }
 
-/// ERROR when a typmod is set and differs from `dim`.
+/// ERROR when a typmod is set and differs from `dim`: "expected 3 dimensions, not 2".
 pub fn check_expected_dim(typmod: i32, dim: usize) {
-    if typmod != -1 && typmod as usize != dim {
+    if typmod != -1 && typmod as i64 != dim as i64 {
         ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
             format!("expected {typmod} dimensions, not {dim}")
+        );
+    }
+}
+
+/// ERROR unless both operands have the same dimension: "different vector dimensions 3 and 2".
+pub fn check_same_dims(a: &VectorRef, b: &VectorRef) {
+    if a.dim() != b.dim() {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
+            format!("different vector dimensions {} and {}", a.dim(), b.dim())
         );
     }
 }
@@ -93,4 +124,19 @@ pub fn check_element(v: f32) {
     if v.is_infinite() {
         ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "infinite value not allowed in vector");
     }
+}
+
+/// Postgres' float overflow ERROR: 22003 "value out of range: overflow".
+pub fn float_overflow_error() -> ! {
+    ereport!(ERROR, PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow");
+}
+
+/// Postgres' float underflow ERROR: 22003 "value out of range: underflow".
+pub fn float_underflow_error() -> ! {
+    ereport!(ERROR, PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: underflow");
+}
+
+/// Float8 result datum (float8 is pass-by-value on 64-bit builds).
+pub fn float8_datum(v: f64) -> pg_sys::Datum {
+    pg_sys::Datum::from(v.to_bits())
 }

