@@ -4,7 +4,7 @@ export VECMAP_PORT ?= 55432
 PGRX_DATA ?= /tmp/vecmap-pgrx-test
 PY := .venv/bin/python
 
-.PHONY: setup install demo test test-engine test-pgrx test-sql test-python cluster-start cluster-stop bench clean
+.PHONY: setup install demo test test-engine test-pgrx test-sql test-python test-durability cluster-start cluster-stop bench clean
 
 setup:
 	@scripts/setup.sh
@@ -27,6 +27,7 @@ test: setup test-engine
 	$(MAKE) --no-print-directory test-sql || status=1; \
 	$(MAKE) --no-print-directory test-python || status=1; \
 	scripts/cluster.sh stop; \
+	$(MAKE) --no-print-directory test-durability || status=1; \
 	exit $$status
 
 test-engine:
@@ -41,6 +42,10 @@ test-sql:
 
 test-python:
 	PYTHONPATH=tools $(PY) -m pytest -q tests/python
+
+# Crash, replica, backup, vacuum, lifecycle and corruption tests; each starts its own servers.
+test-durability:
+	PYTHONPATH=tools $(PY) -m pytest -q tests/durability
 
 cluster-start:
 	@scripts/cluster.sh start

@@ -28,12 +28,6 @@ pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
 }
 
 #[inline]
-pub unsafe fn arg_is_null(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> bool {
-    // SAFETY: as above.
-    unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].isnull }
-}
-
-#[inline]
 pub unsafe fn return_null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: fcinfo valid for the duration of the call.
     unsafe { (*fcinfo).isnull = true };

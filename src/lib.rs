@@ -18,6 +18,7 @@ extension_sql_file!("../sql/am.sql", name = "am", requires = ["vector"]);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     am::options::init();
+    am::lifecycle::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

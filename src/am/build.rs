@@ -133,6 +133,7 @@ fn relation_needs_wal(rel: pg_sys::Relation) -> bool {
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relation, info: *mut pg_sys::IndexInfo) -> *mut pg_sys::IndexBuildResult {
     let started = std::time::Instant::now();
+    super::lifecycle::sweep();
     // SAFETY: CREATE INDEX holds the index exclusively; block 0 is created first.
     unsafe {
         let mut meta = new_meta(index);
@@ -164,12 +165,8 @@ pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::R
                 Ok(l) => l,
                 Err(e) => sidecar::raise(index, e),
             };
-            // A CREATE INDEX that rolls back must not leave its sidecar behind.
-            let p = path.clone();
-            pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, move || {
-                let _ = std::fs::remove_file(&p);
-                let _ = std::fs::remove_file(vecmap_engine::sidecar::lock_path(&p));
-            });
+            // A CREATE INDEX (or REINDEX, TRUNCATE) that rolls back must not leave its sidecar.
+            super::lifecycle::created(&path);
             if let Err(e) = sidecar::rebuild(index, &meta, &mut BuildProgress) {
                 sidecar::raise(index, e);
             }

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod cost;
 pub mod insert;
+pub mod lifecycle;
 pub mod options;
 pub mod pages;
 pub mod scan;

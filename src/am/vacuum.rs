@@ -17,6 +17,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     // SAFETY: VACUUM passes a valid info and callback; we only read our own relation.
     unsafe {
         let index = (*info).index;
+        super::lifecycle::sweep();
         let stats = if stats.is_null() { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult } else { stats };
         let meta = pages::read_meta(index);
         // Apply everything first so every TID in the log is a node with a known id.

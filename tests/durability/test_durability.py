@@ -1,0 +1,343 @@
+"""Durability and lifecycle of vecmap indexes on real servers: kill -9, streaming replicas,
+base backups with checksums, VACUUM, DROP/TRUNCATE/REINDEX, corrupt sidecars. The check after
+every event: an index scan returns exactly the rows a sequential scan sees."""
+import os
+import sys
+import threading
+import zlib
+
+import numpy as np
+import psycopg
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cluster import Cluster  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BASE_PORT = int(os.environ.get("VECMAP_DURABILITY_PORT", "56100"))
+
+
+def vec(v):
+    return "[" + ",".join(repr(float(x)) for x in v) + "]"
+
+
+@pytest.fixture(scope="module")
+def data():
+    from vecmap_data.dataset import load_dataset
+
+    return load_dataset(os.path.join(REPO, "fixtures", "minilm-debian"))
+
+
+_port = [BASE_PORT]
+
+
+@pytest.fixture
+def cluster(request):
+    _port[0] += 1
+    c = Cluster(request.node.name.replace("[", "_").replace("]", ""), _port[0]).init()
+    c.start()
+    yield c
+    c.destroy()
+
+
+def setup_table(c, data, n=2000, db="postgres", index=True):
+    with c.connect(db) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vecmap")
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v vector(384))")
+        with conn.cursor().copy("COPY t (id, v) FROM STDIN") as cp:
+            for i in range(n):
+                cp.write_row((i, vec(data.base[i])))
+        if index:
+            conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")
+
+
+def seq_ids(conn):
+    conn.execute("SET enable_indexscan = off")
+    conn.execute("SET enable_bitmapscan = off")
+    ids = {r[0] for r in conn.execute("SELECT id FROM t")}
+    conn.execute("RESET enable_indexscan")
+    conn.execute("RESET enable_bitmapscan")
+    return ids
+
+
+def index_ids(conn, q, limit=100000):
+    conn.execute("SET enable_seqscan = off")
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT id FROM t ORDER BY v <=> %s::vector LIMIT %s", (vec(q), limit)))
+    assert "Index Scan using t_v" in plan, plan
+    ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT %s", (vec(q), limit))]
+    conn.execute("RESET enable_seqscan")
+    assert len(ids) == len(set(ids)), "no row twice"
+    return set(ids)
+
+
+def assert_index_matches_heap(conn, data):
+    assert index_ids(conn, data.queries[0]) == seq_ids(conn)
+
+
+def recall10(conn, data, queries=40):
+    hit = 0
+    for q in data.queries[:queries]:
+        conn.execute("SET enable_indexscan = off")
+        truth = {r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT 10", (vec(q),))}
+        conn.execute("SET enable_indexscan = on")
+        got = {r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT 10", (vec(q),))}
+        hit += len(truth & got)
+    return hit / (10 * queries)
+
+
+def concurrent_inserts(c, data, start, n, stop_after, on_count):
+    """Inserts rows start..start+n from 3 connections; calls on_count() once `stop_after`
+    rows have committed. Returns the set of ids whose INSERT committed."""
+    committed, lock = set(), threading.Lock()
+    fired = threading.Event()
+
+    def writer(k):
+        try:
+            with c.connect() as conn:
+                for i in range(start + k, start + n, 3):
+                    conn.execute("INSERT INTO t VALUES (%s, %s)", (i, vec(data.base[i % len(data.base)])))
+                    with lock:
+                        committed.add(i)
+                        if len(committed) >= stop_after and not fired.is_set():
+                            fired.set()
+        except psycopg.Error:
+            pass  # the server went away under us
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    fired.wait(timeout=120)
+    on_count()
+    for t in threads:
+        t.join()
+    return committed
+
+
+def test_kill9_postmaster_during_concurrent_inserts(cluster, data):
+    setup_table(cluster, data)
+    committed = concurrent_inserts(cluster, data, 2000, 1900, 600, cluster.kill9)
+    cluster.start()
+    with cluster.connect() as conn:
+        heap = seq_ids(conn)
+        assert committed <= heap, "every committed row survives"
+        assert_index_matches_heap(conn, data)
+
+
+def test_kill9_one_backend_during_inserts(cluster, data):
+    setup_table(cluster, data)
+
+    def kill_a_writer():
+        with cluster.connect() as conn:
+            pid = conn.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t%%' AND pid <> pg_backend_pid() LIMIT 1").fetchone()
+            if pid:
+                os.kill(pid[0], 9)
+
+    committed = concurrent_inserts(cluster, data, 2000, 1900, 400, kill_a_writer)
+    cluster.wait_ready()  # the postmaster restarts every backend and recovers by itself
+    with cluster.connect() as conn:
+        assert committed <= seq_ids(conn)
+        assert_index_matches_heap(conn, data)
+
+
+def test_kill9_during_create_index_leaves_nothing_behind(cluster, data):
+    setup_table(cluster, data, n=4000, index=False)
+    with cluster.connect() as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        errs = []
+
+        def build():
+            try:
+                conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops) WITH (m = 48, ef_construction = 800)")
+            except psycopg.Error as e:
+                errs.append(e)
+
+        th = threading.Thread(target=build)
+        th.start()
+        with cluster.connect() as mon:
+            while True:
+                row = mon.execute("SELECT phase FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
+                if row and row[0].endswith("building graph"):
+                    break
+                assert th.is_alive(), "build finished before it could be killed"
+        cluster.kill9()
+        th.join()
+    assert errs
+    cluster.start()
+    with cluster.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 't_v'").fetchone()[0] == 0
+        conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")  # sweeps the dead build's files
+        assert_index_matches_heap(conn, data)
+    assert cluster.sidecars() == [os.path.basename(cluster.sidecar_path("postgres", "t_v"))]
+    assert not [f for f in os.listdir(os.path.join(cluster.data, "vecmap")) if ".tmp" in f]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zeroed", "garbage", "other_version", "missing"])
+def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
+    setup_table(cluster, data)
+    path = cluster.sidecar_path("postgres", "t_v")
+    with cluster.connect() as conn:
+        before = index_ids(conn, data.queries[1], 10)
+    size = os.path.getsize(path)
+    raw = open(path, "rb").read()
+    if damage == "truncated":
+        os.truncate(path, 100)
+    elif damage == "zeroed":
+        open(path, "wb").write(bytes(size))
+    elif damage == "garbage":
+        open(path, "wb").write(np.random.default_rng(1).integers(0, 256, size, dtype=np.uint8).tobytes())
+    elif damage == "other_version":
+        b = bytearray(raw)
+        b[8:12] = (0).to_bytes(4, "little")  # format_version
+        params = bytearray(b[:136])
+        params[12:16] = bytes(4)
+        b[12:16] = zlib.crc32(bytes(params)).to_bytes(4, "little")  # a valid header of another version
+        open(path, "wb").write(bytes(b))
+    else:
+        os.remove(path)
+    notices = []
+    with cluster.connect() as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        after = index_ids(conn, data.queries[1], 10)
+        assert any("rebuilding its sidecar" in n for n in notices), notices
+        assert after == before
+        assert_index_matches_heap(conn, data)
+    assert os.path.getsize(path) > 0
+
+
+def test_streaming_replica_and_promotion(cluster, data):
+    primary = cluster
+    setup_table(primary, data)  # index built before the backup
+    standby = primary.base_backup(Cluster("standby", primary.port + 500), extra=["-R"])
+    standby.start()
+    try:
+        with primary.connect() as conn:
+            conn.execute("CREATE INDEX t_v_l2 ON t USING vecmap (v vector_l2_ops)")  # after the backup
+            conn.cursor().executemany("INSERT INTO t VALUES (%s, %s)", [(i, vec(data.base[i])) for i in range(2000, 2600)])
+            conn.execute("DELETE FROM t WHERE id % 7 = 0")
+            conn.execute("VACUUM t")
+        primary.wait_replayed(standby)
+        for f in standby.sidecars():  # a standby with no sidecar builds it from replayed pages
+            os.remove(os.path.join(standby.data, "vecmap", f))
+        with primary.connect() as p, standby.connect() as s:
+            # The standby's graph is built from the same log, so it answers like the primary's.
+            for q in data.queries[:10]:
+                assert len(index_ids(p, q, 20) & index_ids(s, q, 20)) >= 18
+            assert index_ids(s, data.queries[0]) == seq_ids(s) == seq_ids(p)
+        from cluster import PGBIN, as_postgres
+
+        as_postgres(f"{PGBIN}/pg_ctl", "-D", standby.data, "-w", "promote")
+        with standby.connect() as s:
+            s.execute("INSERT INTO t VALUES (99999, %s)", (vec(data.base[5]),))
+            assert 99999 in index_ids(s, data.base[5], 5)
+            assert_index_matches_heap(s, data)
+    finally:
+        standby.destroy()
+
+
+def test_base_backup_with_checksums(data):
+    _port[0] += 1
+    src = Cluster("checksums", _port[0]).init(checksums=True).start()
+    dst = Cluster("restored", _port[0] + 500)
+    try:
+        setup_table(src, data)
+        src.base_backup(dst)  # pg_basebackup verifies page checksums while copying
+        dst.start()
+        with src.connect() as a, dst.connect() as b:
+            for q in data.queries[:5]:
+                assert index_ids(a, q, 10) == index_ids(b, q, 10)
+            assert_index_matches_heap(b, data)
+    finally:
+        dst.destroy()
+        src.destroy()
+
+
+def test_vacuum_deletes_and_recall_after_churn(cluster, data):
+    setup_table(cluster, data)
+    with cluster.connect() as conn:
+        conn.execute("DELETE FROM t WHERE id % 2 = 0")
+        conn.execute("VACUUM t")
+        ids = index_ids(conn, data.queries[0])
+        assert not any(i % 2 == 0 for i in ids), "deleted rows are never returned after VACUUM"
+        assert ids == seq_ids(conn)
+        # Updated rows: the old version's TID goes, the new one is found.
+        conn.execute("UPDATE t SET v = %s WHERE id = 1", (vec(data.base[3000]),))
+        conn.execute("VACUUM t")
+        assert 1 in index_ids(conn, data.base[3000], 1)
+        # Re-insert the deleted half (new ids, same vectors) and measure recall.
+        conn.cursor().executemany("INSERT INTO t VALUES (%s, %s)", [(10000 + i, vec(data.base[i])) for i in range(0, 2000, 2)])
+        conn.execute("VACUUM t")
+        r = recall10(conn, data)
+        assert r >= 0.95, f"recall@10 after 50% churn {r:.3f}"
+        assert_index_matches_heap(conn, data)
+
+
+def test_lifecycle_leaves_no_sidecar_behind(cluster, data):
+    setup_table(cluster, data, n=500)
+    with cluster.connect() as conn:
+        one = cluster.sidecars()
+        assert len(one) == 1
+        conn.execute("DROP INDEX t_v")
+        assert cluster.sidecars() == []
+        # Rolled-back CREATE INDEX, in a transaction and in a savepoint.
+        with conn.transaction(force_rollback=True):
+            conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")
+            assert len(cluster.sidecars()) == 1, "removed at rollback, not before"
+        assert cluster.sidecars() == []
+        with conn.transaction():
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                with conn.transaction():
+                    conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")
+                    conn.execute("SELECT 1/0")
+        assert cluster.sidecars() == []
+        conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")
+        for stmt in ["REINDEX INDEX t_v", "REINDEX INDEX CONCURRENTLY t_v", "TRUNCATE t"]:
+            conn.execute(stmt)
+            files = cluster.sidecars()
+            assert files == [os.path.basename(cluster.sidecar_path("postgres", "t_v"))], (stmt, files)
+        conn.execute("DROP TABLE t")
+        assert cluster.sidecars() == []
+        assert cluster.sidecars(".lock") == []
+        conn.execute("CREATE DATABASE other")
+    setup_table(cluster, data, n=300, db="other")
+    assert len(cluster.sidecars()) == 1
+    with cluster.connect() as conn:
+        conn.execute("LOAD 'vecmap'")  # a backend that loaded vecmap removes them at once
+        conn.execute("DROP DATABASE other")
+    assert cluster.sidecars() == []
+    with cluster.connect() as conn:
+        conn.execute("CREATE DATABASE other")
+    setup_table(cluster, data, n=300, db="other")
+    with cluster.connect() as conn:
+        conn.execute("DROP DATABASE other")  # this backend never loaded vecmap
+    with cluster.connect() as conn:
+        conn.execute("LOAD 'vecmap'")  # the next backend that does sweeps the orphan
+    assert cluster.sidecars() == []
+
+
+def test_dump_restore_and_unlogged_tables(cluster, data, tmp_path):
+    setup_table(cluster, data, n=800)
+    from cluster import PGBIN, as_postgres
+
+    dump = f"/tmp/vecmap-dump-{cluster.port}.pgdump"
+    as_postgres(f"{PGBIN}/pg_dump", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-Fc", "-f", dump, "postgres")
+    with cluster.connect() as conn:
+        conn.execute("CREATE DATABASE restored")
+    as_postgres(f"{PGBIN}/pg_restore", "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", "-d", "restored", dump)
+    os.remove(dump)
+    with cluster.connect() as a, cluster.connect("restored") as b:
+        assert seq_ids(a) == seq_ids(b)
+        assert_index_matches_heap(b, data)
+        assert recall10(b, data, 20) >= 0.95
+        # Unlogged: works, and after a crash it is reset to empty, index included.
+        a.execute("CREATE UNLOGGED TABLE u (id int, v vector(384))")
+        a.execute("CREATE INDEX u_v ON u USING vecmap (v vector_l2_ops)")
+        a.cursor().executemany("INSERT INTO u VALUES (%s, %s)", [(i, vec(data.base[i])) for i in range(300)])
+        a.execute("CHECKPOINT")
+        assert a.execute("SELECT id FROM u ORDER BY v <-> %s::vector LIMIT 1", (vec(data.base[7]),)).fetchone()[0] == 7
+    cluster.kill9()
+    cluster.start()
+    with cluster.connect() as a:
+        assert a.execute("SELECT count(*) FROM u").fetchone()[0] == 0
+        a.execute("INSERT INTO u VALUES (1, %s)", (vec(data.base[9]),))
+        a.execute("SET enable_seqscan = off")
+        assert a.execute("SELECT id FROM u ORDER BY v <-> %s::vector LIMIT 5", (vec(data.base[9]),)).fetchall() == [(1,)]
