@@ -119,9 +119,9 @@ impl Progress for NoProgress {
 
 /// Runs `add_nodes` on the pool while the main thread polls for interrupts (cancel within
 /// ~100 ms) and reports progress; raises the pending interrupt after the workers stopped.
-fn add_nodes_interruptible(sc: &mut Sidecar, first: u32, end: u32, progress: &mut dyn Progress) -> Result<(), Error> {
+fn add_nodes_interruptible(sc: &mut Sidecar, first: u32, end: u32, skip: &(dyn Fn(u32) -> bool + Sync), progress: &mut dyn Progress) -> Result<(), Error> {
     if end - first < 64 {
-        return hnsw::add_nodes(sc, first, end, None, &AtomicU64::new(0), &AtomicBool::new(false));
+        return hnsw::add_nodes_except(sc, first, end, None, &AtomicU64::new(0), &AtomicBool::new(false), skip);
     }
     let done = AtomicU64::new(0);
     let cancel = AtomicBool::new(false);
@@ -130,7 +130,7 @@ fn add_nodes_interruptible(sc: &mut Sidecar, first: u32, end: u32, progress: &mu
         let (done, cancel) = (&done, &cancel);
         with_signals_blocked(|| {
             s.spawn(move || {
-                let r = hnsw::add_nodes(sc, first, end, Some(pool()), done, cancel);
+                let r = hnsw::add_nodes_except(sc, first, end, Some(pool()), done, cancel, skip);
                 let _ = tx.send(r);
             })
         });
@@ -209,15 +209,18 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
         }
         sc.set_quantizer(Quantizer::fit(&sample, dims));
     }
-    add_nodes_interruptible(sc, first, next, progress)?;
-    for (i, (_, ok)) in pending_tids.iter().enumerate() {
-        if !ok {
-            sc.set_deleted(first + i as u32);
-        }
-    }
+    // Rows already deleted further down the log (or not indexable) are never linked, so a
+    // rebuild from the log is also a compaction of the graph.
+    let dead: std::collections::HashSet<u32> = deletes
+        .iter()
+        .copied()
+        .filter(|&id| id >= first && id < next)
+        .chain(pending_tids.iter().enumerate().filter(|(_, (_, ok))| !ok).map(|(i, _)| first + i as u32))
+        .collect();
+    add_nodes_interruptible(sc, first, next, &|id| dead.contains(&id), progress)?;
     let count = sc.state().node_count;
-    let mut newly = pending_tids.iter().filter(|(_, ok)| !ok).count() as u64;
-    for id in deletes {
+    let mut newly = 0u64;
+    for id in dead.iter().copied().chain(deletes) {
         if (id as u64) < count && sc.set_deleted(id) {
             newly += 1;
         }
@@ -318,6 +321,20 @@ pub unsafe fn catch_up(index: pg_sys::Relation, meta: &Meta, wait: bool, progres
             rebuild_warn(index, meta, &e, progress)
         }
         Err(e) => raise(index, e),
+    }
+}
+
+/// Rebuilds the graph from the log under the writer lock (waiting for it); deleted rows are
+/// left out of the new graph.
+pub unsafe fn compact(index: pg_sys::Relation, meta: &Meta) {
+    // SAFETY: open relation.
+    let path = unsafe { sidecar_path(index) };
+    let _lock = match WriterLock::lock_blocking(&path) {
+        Ok(l) => l,
+        Err(e) => raise(index, e),
+    };
+    if let Err(e) = rebuild(index, meta, &mut NoProgress) {
+        raise(index, e);
     }
 }
 

@@ -6,6 +6,8 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 const IDS_PER_ENTRY: usize = 2000;
+/// Smaller graphs are cheap to search through tombstones; not worth a rebuild.
+const COMPACT_MIN_NODES: u64 = 1000;
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambulkdelete(
@@ -53,7 +55,23 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         }
         if !dead.is_empty() {
             let meta = pages::read_meta(index);
-            sidecar::catch_up(index, &meta, true, &mut NoProgress);
+            if let Some(h) = sidecar::catch_up(index, &meta, true, &mut NoProgress) {
+                let s = *h.borrow().state();
+                drop(h);
+                // Past 20% tombstones, rebuild the graph over live rows only. Readers keep the
+                // old file until the new one is renamed in; inserts keep appending to the log.
+                if s.node_count >= COMPACT_MIN_NODES && s.deleted * 5 > s.node_count {
+                    let started = std::time::Instant::now();
+                    sidecar::compact(index, &meta);
+                    pgrx::log!(
+                        "vecmap: compacted the graph of \"{}\": {} of {} rows were deleted, {:.2} s",
+                        pages::relname(index),
+                        s.deleted,
+                        s.node_count,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }
         }
         (*stats).tuples_removed += dead.len() as f64;
         (*stats).num_index_tuples = live;

@@ -253,9 +253,12 @@ def test_base_backup_with_checksums(data):
 
 def test_vacuum_deletes_and_recall_after_churn(cluster, data):
     setup_table(cluster, data)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
     with cluster.connect() as conn:
         conn.execute("DELETE FROM t WHERE id % 2 = 0")
         conn.execute("VACUUM t")
+        assert os.stat(path).st_ino != inode, "past 20% tombstones VACUUM rebuilds the graph"
         ids = index_ids(conn, data.queries[0])
         assert not any(i % 2 == 0 for i in ids), "deleted rows are never returned after VACUUM"
         assert ids == seq_ids(conn)
@@ -341,3 +344,32 @@ def test_dump_restore_and_unlogged_tables(cluster, data, tmp_path):
         a.execute("INSERT INTO u VALUES (1, %s)", (vec(data.base[9]),))
         a.execute("SET enable_seqscan = off")
         assert a.execute("SELECT id FROM u ORDER BY v <-> %s::vector LIMIT 5", (vec(data.base[9]),)).fetchall() == [(1,)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_disk_full_while_growing_the_sidecar_is_an_error(cluster, data):
+    import subprocess
+
+    mnt = f"/tmp/vecmap-small-{cluster.port}"
+    os.makedirs(mnt, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700,uid=%d" % _pg_uid(), "tmpfs", mnt], check=True)
+    try:
+        os.symlink(mnt, os.path.join(cluster.data, "vecmap"))
+        setup_table(cluster, data, n=1500)  # fits; the next chunk of the sidecar does not
+        with cluster.connect() as conn:
+            with pytest.raises(psycopg.errors.DiskFull):
+                for i in range(1500, 4000):
+                    conn.execute("INSERT INTO t VALUES (%s, %s)", (i, vec(data.base[i])))
+            # The server is up, and every committed row is still found.
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert_index_matches_heap(conn, data)
+    finally:
+        cluster.stop()
+        subprocess.run(["umount", mnt], check=False)
+        os.rmdir(mnt)
+
+
+def _pg_uid():
+    import pwd
+
+    return pwd.getpwnam("postgres").pw_uid

@@ -222,6 +222,12 @@ impl<'a> Inserter<'a> {
 /// upper slots, encodes codes, links them (in `pool` when given), and updates the pending
 /// state (node_count, entry point, max level). The caller publishes.
 pub fn add_nodes(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::ThreadPool>, progress: &AtomicU64, cancel: &AtomicBool) -> Result<()> {
+    add_nodes_except(sc, first, end, pool, progress, cancel, &|_| false)
+}
+
+/// As [`add_nodes`], but nodes for which `skip` is true get their rows and info written and
+/// are never linked: dead rows a rebuild should not route through.
+pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::ThreadPool>, progress: &AtomicU64, cancel: &AtomicBool, skip: &(dyn Fn(u32) -> bool + Sync)) -> Result<()> {
     assert!(first as u64 == sc.state().node_count && end >= first);
     if end == first {
         return Ok(());
@@ -245,23 +251,24 @@ pub fn add_nodes(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::Th
             scr.finish_node(id, l, s);
         });
         let ins = Inserter::new(scr, ef, end);
-        // The first node of an empty graph becomes the entry point before the others search.
-        let start = if scr.state().node_count == 0 {
-            ins.link(first, &mut InsertScratch::default());
-            progress.fetch_add(1, Ordering::Relaxed);
-            first + 1
-        } else {
-            first
-        };
-        (start..end).into_par_iter().try_for_each_init(InsertScratch::default, |s, id| {
+        // The first live node of an empty graph becomes the entry point before the others search.
+        let seed = if ins.top().0 == NO_NODE { (first..end).find(|&id| !skip(id)) } else { None };
+        if let Some(id) = seed {
+            ins.link(id, &mut InsertScratch::default());
+        }
+        (first..end).into_par_iter().try_for_each_init(InsertScratch::default, |s, id| {
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled);
             }
-            ins.link(id, s);
+            if Some(id) != seed && !skip(id) {
+                ins.link(id, s);
+            }
             progress.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })?;
-        Ok(ins.top())
+        // A graph of dead rows only still needs an entry point in range.
+        let (ep, ml) = ins.top();
+        Ok(if ep == NO_NODE { (first, 0) } else { (ep, ml) })
     };
     let (ep, ml) = match pool {
         Some(p) => p.install(run)?,

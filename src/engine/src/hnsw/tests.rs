@@ -251,3 +251,37 @@ fn explore_quant() {
         eprintln!("int8 brute force top-{keep} contains {:.3} of true top-10", hit as f64 / 1000.0);
     }
 }
+
+#[test]
+fn skipped_nodes_are_never_linked() {
+    let dims = 16;
+    let data = clustered(1200, dims, 8, 11);
+    let dir = tempfile::tempdir().unwrap();
+    let id = Identity { build_id: 3, dims: dims as u32, metric: Metric::L2, m: 8, ef_construction: 32 };
+    let mut sc = Sidecar::create(&dir.path().join("s"), id).unwrap();
+    sc.reserve(1200, 0).unwrap();
+    for (i, v) in data.chunks_exact(dims).enumerate() {
+        sc.write_vector(i as u32, [0, 0, i as u16], v);
+    }
+    sc.set_quantizer(Quantizer::fit(&data, dims));
+    let dead = |i: u32| i % 3 == 0;
+    add_nodes_except(&mut sc, 0, 1200, None, &AtomicU64::new(0), &AtomicBool::new(false), &dead).unwrap();
+    sc.publish().unwrap();
+    assert!(!dead(sc.state().entry_point));
+    for n in 0..1200u32 {
+        for lv in 0..=sc.info(n).level as u32 {
+            for w in sc.neighbours(n, lv) {
+                let x = w.load(std::sync::atomic::Ordering::Relaxed);
+                if x == crate::sidecar::NO_NODE {
+                    break;
+                }
+                assert!(!dead(x), "node {n} links to skipped node {x}");
+            }
+        }
+    }
+    // Live nodes are still found.
+    let mut scratch = Scratch::default();
+    let q = &data[dims..2 * dims];
+    let mut s = Searcher::new(&sc, q, &mut scratch).unwrap();
+    assert_eq!(s.next_batch(&sc, &mut scratch, SearchParams { ef: 20 })[0].id, 1);
+}
