@@ -27,6 +27,13 @@ pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
     unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].value }
 }
 
+/// True when argument `n` is NULL (for non-STRICT functions).
+#[inline]
+pub unsafe fn arg_is_null(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> bool {
+    // SAFETY: caller passes a valid fcinfo with more than n arguments.
+    unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize)[n].isnull }
+}
+
 #[inline]
 pub unsafe fn return_null(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     // SAFETY: fcinfo valid for the duration of the call.

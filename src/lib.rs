@@ -13,12 +13,14 @@ pub mod am;
 
 extension_sql_file!("../sql/vector.sql", name = "vector", bootstrap);
 extension_sql_file!("../sql/am.sql", name = "am", requires = ["vector"]);
+extension_sql_file!("../sql/vecmap--0.1.0--0.2.0.sql", name = "functions", requires = ["am"]);
 
 /// Registers GUCs and reloptions.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     am::options::init();
     am::lifecycle::init();
+    am::explain::init();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -171,13 +171,8 @@ pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::R
                 sidecar::raise(index, e);
             }
         }
-        pgrx::debug1!(
-            "vecmap: built index \"{}\": {} rows, {:.2} s, {} threads",
-            pages::relname(index),
-            meta.entries,
-            started.elapsed().as_secs_f64(),
-            sidecar::pool().current_num_threads()
-        );
+        // Issue #7: one-line summary (rows, seconds, threads, bytes) at LOG.
+        super::stats::log_build(index, meta.entries, started.elapsed().as_secs_f64());
         let res = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()) as *mut pg_sys::IndexBuildResult;
         (*res).heap_tuples = heap_tuples;
         (*res).index_tuples = indexed;

@@ -136,7 +136,8 @@ unsafe extern "C-unwind" fn process_utility(
             None
         };
         match PREV_UTILITY {
-            Some(prev) => prev(pstmt, query, read_only_tree, context, params, env, dest, qc),
+            // An ERROR inside must unwind our frames, not longjmp over them.
+            Some(prev) => pg_sys::ffi::pg_guard_ffi_boundary(|| prev(pstmt, query, read_only_tree, context, params, env, dest, qc)),
             None => pg_sys::standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc),
         }
         if let Some(db) = dropped_db {
@@ -165,13 +166,23 @@ fn for_each_sidecar_file(mut f: impl FnMut(&Path, u32, u32, u32, Option<i32>)) {
     }
 }
 
+/// True while `pid` runs; a zombie (exited, not yet reaped) counts as dead.
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for the process' existence.
+    if unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(st) => st.rsplit_once(')').map(|(_, rest)| rest.trim_start().as_bytes().first() != Some(&b'Z')).unwrap_or(true),
+        Err(_) => false,
+    }
+}
+
 /// Removes sidecars whose relation file is gone and temporary files of dead processes.
 pub fn sweep() {
     for_each_sidecar_file(|path, spc, db, rel, tmp_pid| {
         if let Some(pid) = tmp_pid {
-            // SAFETY: signal 0 only checks for the process' existence.
-            let dead = unsafe { libc::kill(pid, 0) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            if dead {
+            if !process_alive(pid) {
                 let _ = std::fs::remove_file(path);
             }
             return;

@@ -1,14 +1,19 @@
 //! The `vecmap` index access method, split by phase like pgvector's hnsw*.c files:
 //! options, build, insert, scan, vacuum, cost; `pages` holds the durable log and
-//! `sidecar` binds it to the engine's memory-mapped file.
+//! `sidecar` binds it to the engine's memory-mapped file. Tuning and observability (issue #7):
+//! `calibration` + `tune` (recall targets), `stats` (index stats, prewarm), `explain`.
 pub mod build;
+pub mod calibration;
 pub mod cost;
+pub mod explain;
 pub mod insert;
 pub mod lifecycle;
 pub mod options;
 pub mod pages;
 pub mod scan;
 pub mod sidecar;
+pub mod stats;
+pub mod tune;
 pub mod vacuum;
 
 use pgrx::pg_sys;

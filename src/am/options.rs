@@ -11,6 +11,9 @@ pub const DEFAULT_EF_CONSTRUCTION: i32 = 64;
 pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 /// `vecmap.max_scan_tuples`: most rows one scan returns when the executor keeps asking.
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(20000);
+/// `vecmap.target_recall` (issue #7): when > 0, scans use the smallest calibrated ef that
+/// meets this recall@k (see `calibration.rs`), overriding `vecmap.ef_search`.
+pub static TARGET_RECALL: GucSetting<f64> = GucSetting::<f64>::new(0.0);
 
 static mut RELOPT_KIND: pg_sys::relopt_kind::Type = 0;
 
@@ -40,6 +43,16 @@ pub fn init() {
         &MAX_SCAN_TUPLES,
         1,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"vecmap.target_recall",
+        c"Recall@k that vecmap index scans aim for (0 = off: use vecmap.ef_search).",
+        c"When set, each scan uses the smallest ef that met this recall when the index was measured with vecmap_tune(); indexes never tuned use a conservative default curve.",
+        &TARGET_RECALL,
+        0.0,
+        1.0,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -84,6 +97,11 @@ pub unsafe fn index_options(index: pg_sys::Relation) -> (u32, u32) {
 
 pub fn ef_search() -> usize {
     EF_SEARCH.get() as usize
+}
+
+/// `vecmap.target_recall`; 0 when off.
+pub fn target_recall() -> f64 {
+    TARGET_RECALL.get()
 }
 
 pub fn max_scan_tuples() -> u64 {

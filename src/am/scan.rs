@@ -3,6 +3,7 @@
 //! asking (a filter discarded rows) the same search continues, up to
 //! `vecmap.max_scan_tuples` rows.
 use super::build::dimension_error;
+use super::explain::ScanCounters;
 use super::pages::{self, Entry, LogPos, LogReader, Meta};
 use super::sidecar::{self, Handle, NoProgress, SCAN_APPLY};
 use crate::types::vector::VectorRef;
@@ -33,6 +34,8 @@ struct ScanState {
     returned: HashSet<Tid>,
     ef: usize,
     max_tuples: u64,
+    /// EXPLAIN ANALYZE counters (issue #7), summed over rescans.
+    counters: ScanCounters,
 }
 
 #[pg_guard]
@@ -53,6 +56,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32,
             returned: HashSet::new(),
             ef: 40,
             max_tuples: 20000,
+            counters: ScanCounters::default(),
         });
         (*scan).opaque = Box::into_raw(st) as *mut std::ffi::c_void;
         scan
@@ -69,7 +73,9 @@ pub unsafe extern "C-unwind" fn amrescan(scan: pg_sys::IndexScanDesc, _keys: pg_
         st.done = false;
         st.query = None;
         st.handle = None;
-        st.searcher = None;
+        if let Some(s) = st.searcher.take() {
+            st.counters.add_search(&s.stats);
+        }
         st.tail.clear();
         st.tail_deleted.clear();
         st.out.clear();
@@ -92,10 +98,14 @@ fn release_scratch(st: &mut ScanState) {
 
 unsafe fn start(index: pg_sys::Relation, st: &mut ScanState) {
     st.started = true;
-    st.ef = super::options::ef_search();
     st.max_tuples = super::options::max_scan_tuples();
     // SAFETY: open index relation.
     let meta: Meta = unsafe { pages::read_meta(index) };
+    // vecmap.target_recall (issue #7): a calibrated ef, else vecmap.ef_search.
+    // SAFETY: open index relation.
+    let (ef, source) = unsafe { super::calibration::scan_ef(index, &meta) };
+    st.ef = ef;
+    st.counters.begin(ef, source);
     let Some(raw) = st.query.take() else {
         st.done = true;
         return;
@@ -153,6 +163,7 @@ unsafe fn start(index: pg_sys::Relation, st: &mut ScanState) {
     }
     let mut scored: Vec<(f32, Tid)> = tail.into_iter().zip(tail_ids).filter(|(_, id)| !st.tail_deleted.contains(id)).map(|(t, _)| t).collect();
     scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    st.counters.tail += scored.len() as u64;
     st.tail = scored.into();
     if let Some(h) = &handle {
         let mut scratch = SCRATCH.with(|c| c.borrow_mut().take()).unwrap_or_default();
@@ -246,5 +257,20 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
             release_scratch(&mut st);
             (*scan).opaque = std::ptr::null_mut();
         }
+    }
+}
+
+/// EXPLAIN ANALYZE counters of a vecmap scan (issue #7): finished searches plus the one in
+/// progress. `scan` must be a scan of a vecmap index (its opaque is our ScanState).
+pub unsafe fn counters(scan: pg_sys::IndexScanDesc) -> Option<ScanCounters> {
+    // SAFETY: caller guarantees a vecmap scan; opaque is null only after amendscan.
+    unsafe {
+        let p = (*scan).opaque as *const ScanState;
+        let st = p.as_ref()?;
+        let mut c = st.counters;
+        if let Some(s) = &st.searcher {
+            c.add_search(&s.stats);
+        }
+        Some(c)
     }
 }

@@ -19,6 +19,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     // SAFETY: VACUUM passes a valid info and callback; we only read our own relation.
     unsafe {
         let index = (*info).index;
+        let began = std::time::Instant::now();
         super::lifecycle::sweep();
         let stats = if stats.is_null() { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult } else { stats };
         let meta = pages::read_meta(index);
@@ -76,7 +77,8 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         (*stats).tuples_removed += dead.len() as f64;
         (*stats).num_index_tuples = live;
         (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
-        pgrx::debug1!("vacuum of vecmap index \"{}\": {} rows removed, {} remain", pages::relname(index), dead.len(), live);
+        // Issue #7: one-line summary (rows, seconds, threads, bytes) at DEBUG1.
+        super::stats::log_vacuum(index, dead.len() as u64, live as u64, began.elapsed().as_secs_f64());
         stats
     }
 }

@@ -199,7 +199,8 @@ def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
         conn.add_notice_handler(lambda d: notices.append(d.message_primary))
         after = index_ids(conn, data.queries[1], 10)
         assert any("rebuilding its sidecar" in n for n in notices), notices
-        assert after == before
+        # A rebuilt graph is a new approximation (parallel build): same answers up to recall.
+        assert len(after & before) >= 8
         assert_index_matches_heap(conn, data)
     assert os.path.getsize(path) > 0
 

@@ -4,12 +4,18 @@
 //! - [`quant`]: scalar int8 quantizer.
 //! - [`sidecar`]: the memory-mapped sidecar file (format, mapping, growth).
 //! - [`hnsw`]: the HNSW graph (Malkov & Yashunin 2016) over a sidecar.
+//! - [`stats`]: looking inside a sidecar (graph shape, arenas, residency, prewarm).
+//! - [`tune`]: recall calibration (ef sweep, Pareto curve, choosing ef for a target).
 pub mod error;
 pub mod hnsw;
 pub mod kernels;
 pub mod metric;
 pub mod quant;
 pub mod sidecar;
+pub mod stats;
+#[cfg(test)]
+mod testutil;
+pub mod tune;
 
 pub use error::{Error, Result};
 pub use metric::Metric;

@@ -3,6 +3,7 @@
 //! need more rows than one beam holds (filtered queries).
 use super::visited::Visited;
 use super::Cand;
+use crate::kernels;
 use crate::quant::RowMeta;
 use crate::sidecar::{Sidecar, NO_NODE};
 use std::cmp::Reverse;
@@ -71,8 +72,10 @@ impl Searcher {
     #[inline]
     fn dist(&mut self, sc: &Sidecar, s: &Scratch, id: u32) -> f32 {
         self.stats.distances += 1;
+        let (codes, meta) = sc.code_row(id);
+        // Searcher::new returned Some only with a quantizer present.
         let q = sc.quantizer().unwrap();
-        q.distance(sc.metric(), &s.qcodes, self.qmeta, sc.codes(id), sc.row_meta(id))
+        q.distance_from_ip(sc.metric(), kernels::dot_i8(&s.qcodes, codes), self.qmeta, meta)
     }
 
     /// Live-node ids of `id`'s list at `level` that are below the snapshot limit.

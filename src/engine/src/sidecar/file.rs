@@ -369,6 +369,21 @@ impl Sidecar {
         }
     }
 
+    /// Codes and row meta of node `id` with one chunk lookup (the search hot path).
+    #[inline]
+    pub fn code_row(&self, id: u32) -> (&[i8], RowMeta) {
+        let (base, _, i) = self.node_ptr(id);
+        // SAFETY: row i is in bounds; codes then 8 meta bytes lie within the row stride.
+        unsafe {
+            let p = base.add(i * self.geo.i8_stride);
+            let m = p.add(self.geo.codes);
+            (
+                std::slice::from_raw_parts(p as *const i8, self.geo.codes),
+                RowMeta { norm_sq: std::ptr::read_unaligned(m as *const i32), centre_dot: std::ptr::read_unaligned(m.add(4) as *const f32) },
+            )
+        }
+    }
+
     /// Hint the CPU to fetch node `id`'s codes.
     #[inline]
     pub fn prefetch_codes(&self, id: u32) {
@@ -556,6 +571,23 @@ impl Sidecar {
         self.write_state();
     }
 
+    /// The mapped regions of this handle, for introspection (residency, prewarm): per node
+    /// chunk its traversal part (int8 rows, layer-0 lists, node info) and its f32 rows, and
+    /// every upper-layer chunk. Pointers stay valid while `self` lives; the bytes may change
+    /// concurrently (neighbour words, tombstones), so read them only with volatile loads.
+    pub fn regions(&self) -> Vec<Region> {
+        let mut out = Vec::with_capacity(2 * self.nodes.len() + self.uppers.len());
+        for (c, l) in self.nodes.iter().zip(&self.node_layout) {
+            out.push(Region { kind: RegionKind::Traversal, ptr: c.base as *const u8, len: l.f32_off });
+            // SAFETY: f32_off ≤ len within the same mapping.
+            out.push(Region { kind: RegionKind::Vectors, ptr: unsafe { c.base.add(l.f32_off) } as *const u8, len: c.len - l.f32_off });
+        }
+        for c in &self.uppers {
+            out.push(Region { kind: RegionKind::Upper, ptr: c.base as *const u8, len: c.len });
+        }
+        out
+    }
+
     /// Bytes of the file resident in the page cache, per region (mincore).
     pub fn resident_bytes(&self) -> ResidentBytes {
         let mut r = ResidentBytes::default();
@@ -600,6 +632,26 @@ impl Sidecar {
     }
 }
 
+/// What a [`Region`] of the file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// A node chunk's int8 rows, layer-0 neighbour lists and node info: what traversal reads.
+    Traversal,
+    /// A node chunk's f32 rows: read only to rerank.
+    Vectors,
+    /// An upper-layer neighbour-list chunk.
+    Upper,
+}
+
+/// One mapped region of a sidecar (see [`Sidecar::regions`]). Traversal and upper regions
+/// start on a page boundary; f32 rows start 64-byte aligned inside their chunk.
+#[derive(Clone, Copy, Debug)]
+pub struct Region {
+    pub kind: RegionKind,
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ResidentBytes {
     pub codes_and_graph: u64,
@@ -610,11 +662,14 @@ fn resident(base: *mut u8, len: usize) -> u64 {
     if len == 0 {
         return 0;
     }
+    // mincore wants a page-aligned start: round down, and count whole pages of the range.
     let page = 4096usize;
-    let pages = len.div_ceil(page);
+    let start = base as usize & !(page - 1);
+    let span = base as usize + len - start;
+    let pages = span.div_ceil(page);
     let mut vec = vec![0u8; pages];
-    // SAFETY: base is page-aligned (chunk mapping start or 64·k·4096 offset) and len in bounds.
-    let rc = unsafe { libc::mincore(base as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    // SAFETY: [start, start + span) lies within the mapping's pages (mappings are page-aligned).
+    let rc = unsafe { libc::mincore(start as *mut libc::c_void, span, vec.as_mut_ptr()) };
     if rc != 0 {
         return 0;
     }

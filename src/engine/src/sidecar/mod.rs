@@ -2,5 +2,5 @@
 pub mod file;
 pub mod format;
 
-pub use file::{lock_path, Identity, ResidentBytes, Sidecar, WriterLock};
+pub use file::{lock_path, Identity, Region, RegionKind, ResidentBytes, Sidecar, WriterLock};
 pub use format::{NodeInfo, State, NO_NODE};
