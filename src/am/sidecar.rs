@@ -138,8 +138,11 @@ fn add_nodes_interruptible(sc: &mut Sidecar, first: u32, end: u32, skip: &(dyn F
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(r) => return r,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    // SAFETY: reading a sig_atomic_t flag set by signal handlers.
-                    if unsafe { std::ptr::read_volatile(&raw const pg_sys::InterruptPending) } != 0 {
+                    // Only a cancel or a termination stops the build; other interrupts (sinval
+                    // catch-up, barriers) are serviced after the workers are done.
+                    // SAFETY: reading sig_atomic_t flags set by signal handlers.
+                    let stop = unsafe { std::ptr::read_volatile(&raw const pg_sys::QueryCancelPending) != 0 || std::ptr::read_volatile(&raw const pg_sys::ProcDiePending) != 0 };
+                    if stop {
                         cancel.store(true, Ordering::Relaxed);
                     }
                     progress.report(done.load(Ordering::Relaxed));
@@ -148,9 +151,8 @@ fn add_nodes_interruptible(sc: &mut Sidecar, first: u32, end: u32, skip: &(dyn F
             }
         }
     });
-    if matches!(res, Err(Error::Cancelled)) {
-        check_for_interrupts!();
-    }
+    // Raises the cancel (or services whatever else is pending) now that no worker runs.
+    check_for_interrupts!();
     res
 }
 

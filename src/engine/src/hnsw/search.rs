@@ -130,6 +130,10 @@ impl Searcher {
             }
             s.cand.pop();
             self.stats.visited += 1;
+            // The next candidate's list is likely needed next: start loading it now.
+            if let Some(&Reverse(next)) = s.cand.peek() {
+                sc.prefetch_neighbours(next.id);
+            }
             ids.clear();
             for w in sc.neighbours(c.id, 0) {
                 let n = w.load(Ordering::Relaxed);
