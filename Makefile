@@ -3,6 +3,7 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export VECMAP_PORT ?= 55432
 PGRX_DATA ?= /tmp/vecmap-pgrx-test
 PY := .venv/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup install demo test test-engine test-pgrx test-sql test-python test-durability cluster-start cluster-stop bench clean
 
@@ -33,8 +34,11 @@ test: setup test-engine
 test-engine:
 	cargo test -p vecmap-engine --release
 
+# pgrx copies its build over the installed vecmap.so in place, which SIGBUSes any running
+# backend that has it mapped; unlinking it first leaves those backends their old copy.
 test-pgrx:
-	mkdir -p $(PGRX_DATA) && chown postgres:postgres $(PGRX_DATA)
+	mkdir -p $(PGRX_DATA) && $(SUDO) chown postgres:postgres $(PGRX_DATA)
+	$(SUDO) rm -f "$$($(PG_CONFIG) --pkglibdir)/vecmap.so"
 	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_DATA)
 
 test-sql:
@@ -52,6 +56,13 @@ cluster-start:
 
 cluster-stop:
 	@scripts/cluster.sh stop
+
+# Benchmark vecmap (and pgvector when installed) on real data; BENCH_ARGS passes flags,
+# e.g. make bench BENCH_ARGS="--quick". See `PYTHONPATH=tools .venv/bin/python -m vecmap_tools.bench --help`.
+bench: install
+	$(PY) -m pip install -q -r tools/requirements-bench.txt
+	@scripts/cluster.sh start
+	PYTHONPATH=tools $(PY) -m vecmap_tools.bench $(BENCH_ARGS)
 
 clean:
 	cargo clean

@@ -259,7 +259,7 @@ def test_index_stats_follow_inserts_deletes_and_vacuum(ds):
         assert s["resident_bytes"] == s["resident_int8_graph_bytes"] + s["resident_f32_bytes"]
         assert s["log_entries_written"] == s["log_entries_applied"] == 2000
         assert 0 < s["quantization_error"] < 0.05
-        assert (s["format_version"], s["metapage_version"]) == (1, 1)
+        assert (s["format_version"], s["metapage_version"]) == (2, 1)  # sidecar format 2: row meta first
         assert s["tuned_at"] is None and s["tuned_k"] is None
         built = cur.execute("SELECT now() - last_rebuilt < interval '10 minutes' FROM vecmap_index_stats('items_emb')").fetchone()
         assert list(built.values()) == [True]

@@ -55,7 +55,8 @@ impl<'a> Inserter<'a> {
     #[inline]
     fn pair(&self, a: u32, b: u32) -> f32 {
         let q = self.sc.quantizer().unwrap();
-        q.distance(self.sc.metric(), self.sc.codes(a), self.sc.row_meta(a), self.sc.codes(b), self.sc.row_meta(b))
+        let ((ca, ma), (cb, mb)) = (self.sc.code_row(a), self.sc.code_row(b));
+        q.distance(self.sc.metric(), ca, ma, cb, mb)
     }
 
     fn read_list(&self, id: u32, level: u32, out: &mut Vec<u32>) {
@@ -87,10 +88,11 @@ impl<'a> Inserter<'a> {
             s.cand.pop();
             let mut ids = std::mem::take(&mut s.ids);
             self.read_list(c.id, level, &mut ids);
+            ids.retain(|&n| n != q && s.visited.insert(n));
             for &n in &ids {
-                if n == q || !s.visited.insert(n) {
-                    continue;
-                }
+                self.sc.prefetch_codes(n);
+            }
+            for &n in &ids {
                 let d = self.pair(q, n);
                 if s.res.len() < ef || d < s.res.peek().unwrap().d {
                     s.res.push(Cand { d, id: n });

@@ -15,6 +15,10 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
+/// Bytes of row meta (‖q‖² i32, c·q f32) at the start of each int8 row: the first cache line
+/// of a row then serves both, one miss per distance instead of two.
+const ROW_META: usize = 8;
+
 /// What the caller (the index's metapage) says the sidecar must be.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Identity {
@@ -356,15 +360,15 @@ impl Sidecar {
     pub fn codes(&self, id: u32) -> &[i8] {
         let (base, _, i) = self.node_ptr(id);
         // SAFETY: row i of the chunk's int8 array is in bounds; published rows are immutable.
-        unsafe { std::slice::from_raw_parts(base.add(i * self.geo.i8_stride) as *const i8, self.geo.codes) }
+        unsafe { std::slice::from_raw_parts(base.add(i * self.geo.i8_stride + ROW_META) as *const i8, self.geo.codes) }
     }
 
     #[inline]
     pub fn row_meta(&self, id: u32) -> RowMeta {
         let (base, _, i) = self.node_ptr(id);
-        // SAFETY: the 8 meta bytes follow the codes inside the row stride.
+        // SAFETY: the 8 meta bytes open the row, inside the row stride.
         unsafe {
-            let p = base.add(i * self.geo.i8_stride + self.geo.codes);
+            let p = base.add(i * self.geo.i8_stride);
             RowMeta { norm_sq: std::ptr::read_unaligned(p as *const i32), centre_dot: std::ptr::read_unaligned(p.add(4) as *const f32) }
         }
     }
@@ -373,12 +377,11 @@ impl Sidecar {
     #[inline]
     pub fn code_row(&self, id: u32) -> (&[i8], RowMeta) {
         let (base, _, i) = self.node_ptr(id);
-        // SAFETY: row i is in bounds; codes then 8 meta bytes lie within the row stride.
+        // SAFETY: row i is in bounds; 8 meta bytes then the codes lie within the row stride.
         unsafe {
-            let p = base.add(i * self.geo.i8_stride);
-            let m = p.add(self.geo.codes);
+            let m = base.add(i * self.geo.i8_stride);
             (
-                std::slice::from_raw_parts(p as *const i8, self.geo.codes),
+                std::slice::from_raw_parts(m.add(ROW_META) as *const i8, self.geo.codes),
                 RowMeta { norm_sq: std::ptr::read_unaligned(m as *const i32), centre_dot: std::ptr::read_unaligned(m.add(4) as *const f32) },
             )
         }
@@ -534,11 +537,11 @@ impl Sidecar {
         let q = self.quant.as_ref().expect("quantizer set before nodes are finished");
         let tid = self.info(id).tid;
         let (base, _, i) = self.node_ptr(id);
-        // SAFETY: as in write_vector; codes and meta lie within the row stride.
+        // SAFETY: as in write_vector; meta and codes lie within the row stride.
         unsafe {
-            let row = std::slice::from_raw_parts_mut(base.add(i * self.geo.i8_stride) as *mut i8, self.geo.codes);
+            let p = base.add(i * self.geo.i8_stride);
+            let row = std::slice::from_raw_parts_mut(p.add(ROW_META) as *mut i8, self.geo.codes);
             let meta = q.encode(self.vector(id), row);
-            let p = base.add(i * self.geo.i8_stride + self.geo.codes);
             std::ptr::write_unaligned(p as *mut i32, meta.norm_sq);
             std::ptr::write_unaligned(p.add(4) as *mut f32, meta.centre_dot);
             let check = NodeInfo::check_for(id, tid, level, upper_slot, self.params.build_id);

@@ -1,4 +1,4 @@
-//! On-disk layout of a sidecar file (format version 1).
+//! On-disk layout of a sidecar file (format version 2).
 //!
 //! ```text
 //! 0       Params   immutable after create, covered by params_crc
@@ -8,15 +8,16 @@
 //! 40960   quantizer centre: f32 × dims (written once, when the quantizer is fitted)
 //! ...     chunks, appended in allocation order, 4096-aligned
 //! ```
-//! A node chunk of n nodes holds four arrays, each row 64-byte aligned: int8 codes + row
-//! meta, layer-0 neighbour ids (2·M, `NO_NODE`-padded), node info, f32 vectors. The f32
+//! A node chunk of n nodes holds four arrays, each row 64-byte aligned: row meta + int8
+//! codes, layer-0 neighbour ids (2·M, `NO_NODE`-padded), node info, f32 vectors. The f32
 //! array comes last so the traversal's hot bytes of a chunk are contiguous. Upper-layer
 //! lists (M ids per layer ≥ 1) live in separately allocated upper chunks, one slot per
 //! (node, layer). Chunk sizes double from `1 << min_shift` to `1 << max_shift`, then stay.
 use bytemuck::{Pod, Zeroable};
 
 pub const MAGIC: [u8; 8] = *b"VECMAPSC";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: row meta moved to the start of each int8 row (1 kept it after the codes).
+pub const FORMAT_VERSION: u32 = 2;
 pub const PARAMS_OFFSET: usize = 0;
 pub const STATE_OFFSET: usize = 512;
 pub const NODE_DIR_OFFSET: usize = 1024;

@@ -1,0 +1,366 @@
+"""vecmap-bench: vecmap vs pgvector's HNSW on the same rows of a real dataset.
+
+Loads the dataset into one database as two identical tables, `vecmap.items` and `pgv.items`
+(id int primary key, embedding vector(D)), each typed by its own extension (vecmap in schema
+`vecmap`, pgvector in schema `pgv`) from the same binary COPY stream. Each system runs with
+search_path set to its schema, so both execute the same SQL text. For one system at a time:
+inserts without a vector index (reference), CREATE INDEX ... WITH (m = 16, ef_construction = 64)
+on cosine, size on disk, EXPLAIN checks, a server restart with the index files evicted from the
+page cache, then per ef_search a recall@10 pass and closed-loop throughput runs (1 and N clients,
+prepared statements, binary parameters) until per-second QPS is steady, the hot set left resident,
+inserts into the indexed table, DROP INDEX. Only one vector index exists at any time.
+
+Writes results/<dataset>-<date>.json, .md and .png (recall vs QPS).
+"""
+import argparse
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vecmap_data.dataset import cache_root, load_dataset
+from vecmap_data.formats import exact_knn
+
+from .bench_load import connect, run_point
+from .bench_report import headline, markdown, plot
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATASET = "minilm-debian-100k"
+SYSTEMS = {  # name: (extension, schema, access method, ef_search setting)
+    "vecmap": ("vecmap", "vecmap", "vecmap", "vecmap.ef_search"),
+    "pgvector": ("vector", "pgv", "hnsw", "hnsw.ef_search"),
+}
+QUERY = "SELECT id FROM items ORDER BY embedding <=> %b LIMIT 10"
+INDEX = "CREATE INDEX items_embedding_idx ON items USING {am} (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+HELD_OUT_ID = 10_000_000  # ids of inserted rows
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def machine_info():
+    cpu = open("/proc/cpuinfo").read().split("\n\n")[0]
+    cpu = dict(map(str.strip, line.split(":", 1)) for line in cpu.splitlines() if ":" in line)
+    mem = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    flags = cpu.get("flags", "").split()
+    git = lambda *a: subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    return dict(cpu=cpu.get("model name", "?"), nproc=len(os.sched_getaffinity(0)),
+                mem_gb=mem / 2**20, kernel=os.uname().release,
+                simd=[f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vnni") if f in flags],
+                commit=git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain") else ""))
+
+
+def library(path):
+    """Identity of the installed vecmap.so (a reinstall during the run would mix builds)."""
+    st = path.stat()
+    return dict(path=str(path), bytes=st.st_size, sha256=hashlib.sha256(path.read_bytes()).hexdigest()[:16],
+                mtime=datetime.datetime.fromtimestamp(st.st_mtime).isoformat(timespec="seconds"))
+
+
+def cpu_busy():
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def copy_payload(ids, vecs):
+    """COPY ... (FORMAT binary) stream of (int4 id, vector): pgvector's wire form, which vecmap shares."""
+    n, d = vecs.shape
+    row = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("id", ">i4"), ("l2", ">i4"), ("dim", ">i2"),
+                    ("unused", ">i2"), ("v", ">f4", (d,))])
+    rows = np.zeros(n, row)
+    rows["nf"], rows["l1"], rows["id"], rows["l2"], rows["dim"], rows["v"] = 2, 4, ids, 4 + 4 * d, d, vecs
+    return b"PGCOPY\n\xff\r\n\x00" + bytes(8) + rows.tobytes() + b"\xff\xff"
+
+
+def copy_in(conn, payload):
+    with conn.cursor().copy("COPY items (id, embedding) FROM STDIN (FORMAT binary)") as cp:
+        for i in range(0, len(payload), 1 << 23):
+            cp.write(payload[i:i + (1 << 23)])
+
+
+def inserts(conn, held, probe=None):
+    """Rows/s of COPY, of single-row prepared INSERTs in autocommit (each commit waits for its WAL
+    flush) and in one transaction; with `probe`, the latency of the next two queries (vecmap folds
+    inserted rows into its graph lazily); then the DELETE + VACUUM time."""
+    n, cur, res = len(held) // 3, conn.cursor(), {}
+    ids = np.arange(3 * n) + HELD_OUT_ID
+    t = time.perf_counter()
+    copy_in(conn, copy_payload(ids[:n], held[:n]))
+    res["copy_rows_s"] = n / (time.perf_counter() - t)
+    for key, lo, txn in (("insert_rows_s", n, False), ("insert_1txn_rows_s", 2 * n, True)):
+        t = time.perf_counter()
+        with conn.transaction() if txn else contextlib.nullcontext():
+            for i, v in zip(ids[lo:lo + n].tolist(), held[lo:lo + n]):
+                cur.execute("INSERT INTO items (id, embedding) VALUES (%b, %b)", (i, v), prepare=True)
+        res[key] = n / (time.perf_counter() - t)
+    if probe is not None:
+        for key in ("first_query_ms", "second_query_ms"):
+            t = time.perf_counter()
+            conn.cursor(binary=True).execute(QUERY, (probe,), prepare=True).fetchall()
+            res[key] = (time.perf_counter() - t) * 1000
+    t = time.perf_counter()
+    conn.execute("DELETE FROM items WHERE id >= %s", (HELD_OUT_ID,))
+    conn.execute("VACUUM items")
+    return dict(rows=n, vacuum_s=time.perf_counter() - t, **res)
+
+
+def vec_text(v):
+    return "[" + ",".join(f"{x:.9g}" for x in v) + "]"
+
+
+def check_plans(conn, q):
+    """EXPLAIN the query as a prepared statement, custom and generic plan: both must scan the index."""
+    conn.execute("PREPARE bench_q(vector) AS " + QUERY.replace("%b", "$1"))
+    plans = {}
+    for mode in ("force_custom_plan", "force_generic_plan"):
+        conn.execute(f"SET plan_cache_mode = {mode}")
+        plans[mode] = "\n".join(r[0] for r in conn.execute(f"EXPLAIN EXECUTE bench_q('{vec_text(q)}')"))
+        if "Index Scan using items_embedding_idx" not in plans[mode]:
+            sys.exit(f"{mode} does not use the index:\n{plans[mode]}")
+    conn.execute("RESET plan_cache_mode")
+    conn.execute("DEALLOCATE bench_q")
+    return plans
+
+
+def index_files(conn, datadir, name):
+    """Index relation segment files and (vecmap) the sidecar path."""
+    rel, spc, db, node = conn.execute(
+        "SELECT pg_relation_filepath(c.oid), coalesce(nullif(c.reltablespace, 0), d.dattablespace), d.oid, "
+        "pg_relation_filenode(c.oid) FROM pg_class c, pg_database d "
+        "WHERE c.oid = 'items_embedding_idx'::regclass AND d.datname = current_database()").fetchone()
+    segs = [datadir / rel] + sorted(datadir.glob(rel + ".[0-9]*"), key=lambda p: int(p.suffix[1:]))
+    sidecar = datadir / "vecmap" / f"{spc}_{db}_{node}.vmap" if name == "vecmap" else None
+    return segs, sidecar
+
+
+def resident(files):
+    """(resident bytes, file bytes) of `files` in the page cache, by fincore(1) (mincore)."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "--output", "RES,SIZE", *map(str, files)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return sum(map(int, out[0::2])), sum(map(int, out[1::2]))
+
+
+def restart_evicted(args, datadir, bindir, files):
+    """Restart the server with its own binaries (empty shared_buffers); drop `files` from the page cache."""
+    env = dict(os.environ, VECMAP_PORT=str(args.port), VECMAP_PGDATA=str(datadir), PGBIN=bindir)
+    subprocess.run([REPO / "scripts" / "cluster.sh", "stop"], env=env, check=True)
+    for f in files:
+        fd = os.open(f, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+    subprocess.run([REPO / "scripts" / "cluster.sh", "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def recall(conn, queries, gt10):
+    """Mean recall@10 of the prepared query over all queries (also warms the index)."""
+    cur, hits = conn.cursor(binary=True), 0
+    for q, g in zip(queries, gt10):
+        hits += len({r[0] for r in cur.execute(QUERY, (q,), prepare=True).fetchall()} & set(g.tolist()))
+    return hits / gt10.size
+
+
+def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
+    _, schema, am, guc = SYSTEMS[name]
+    res = {}
+    conn = connect(dsn, schema)
+    conn.add_notice_handler(lambda d: notices.append(f"{name}: {d.severity}: {d.message_primary}"))
+    log(f"{name}: inserts without a vector index")
+    res["inserts"] = {"none": inserts(conn, held)}
+
+    workers = args.nproc - 1  # plus the leader, which also builds: one process per core
+    conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
+    log(f"{name}: CREATE INDEX USING {am} (max_parallel_maintenance_workers = {workers})")
+    b0, t = cpu_busy(), time.perf_counter()
+    conn.execute(INDEX.format(am=am))
+    secs, b1 = time.perf_counter() - t, cpu_busy()
+    res["build"] = dict(seconds=secs, max_parallel_maintenance_workers=workers,
+                        cores_busy=args.nproc * (b1[0] - b0[0]) / max(b1[1] - b0[1], 1))
+    segs, sidecar = index_files(conn, datadir, name)
+    files = segs + ([sidecar] if sidecar else [])
+    rel = conn.execute("SELECT pg_relation_size('items_embedding_idx')").fetchone()[0]
+    side = sidecar.stat().st_size if sidecar else None
+    res["size"] = dict(relation=rel, sidecar=side, total=rel + (side or 0),
+                       sidecar_allocated=sidecar.stat().st_blocks * 512 if sidecar else None,
+                       sidecar_path=str(sidecar) if sidecar else None)
+    log(f"{name}: built in {secs:.1f} s, {res['size']['total'] / 2**20:.1f} MB on disk")
+    res["plans"] = check_plans(conn, queries[0])
+    bindir = conn.execute("SELECT setting FROM pg_config WHERE name = 'BINDIR'").fetchone()[0]
+    conn.close()
+    res["cold_start"] = not args.no_restart
+    if not args.no_restart:
+        log(f"{name}: restarting the server, evicting {len(files)} index file(s) from the page cache")
+        restart_evicted(args, datadir, bindir, files)
+
+    conn = connect(dsn, schema)
+    conn.add_notice_handler(lambda d: notices.append(f"{name}: {d.severity}: {d.message_primary}"))
+    t = time.perf_counter()
+    conn.cursor(binary=True).execute(QUERY, (queries[0],)).fetchall()
+    res["first_query_ms"] = (time.perf_counter() - t) * 1000  # new backend, after the restart if any
+    res["points"] = []
+    for ef in args.ef:
+        conn.execute(f"SET {guc} = {ef}")
+        t = time.perf_counter()
+        r = recall(conn, queries, gt10)
+        log(f"{name} ef={ef}: recall@10 {r:.4f} ({len(queries) / (time.perf_counter() - t):,.0f} q/s sequential)")
+        pts = [run_point(f"{name} ef={ef} {c}c", dsn, schema, [f"SET {guc} = {ef}"], QUERY, [(q,) for q in queries],
+                         c, args.min_seconds, args.max_seconds, not args.no_pin) for c in args.clients]
+        notices.extend(f"{name} ef={ef}: {n}" for p in pts for n in p.pop("notices"))
+        page = resident(files)[0]  # cumulative: evicted before the first ef
+        res["points"] += [dict(ef=ef, recall=r, resident=page, **p) for p in pts]
+
+    page, size = resident(files)
+    res["hot_set"] = dict(page_cache=page, file_bytes=size, shared_buffers=None,
+                          sidecar_page_cache=resident([sidecar])[0] if sidecar else None)
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_buffercache'").fetchone():
+        res["hot_set"]["shared_buffers"] = conn.execute(
+            "SELECT count(*) * current_setting('block_size')::bigint FROM public.pg_buffercache "
+            "WHERE reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND relfilenode = pg_relation_filenode('items_embedding_idx')").fetchone()[0]
+    log(f"{name}: resident after the sweep: {page / 2**20:.1f} of {size / 2**20:.1f} MB in the page cache")
+
+    log(f"{name}: inserts into the indexed table")
+    conn.execute(f"RESET {guc}")
+    res["inserts"]["indexed"] = inserts(conn, held, probe=queries[0])
+    conn.execute("DROP INDEX items_embedding_idx")
+    conn.close()
+    return res
+
+
+def split(ds, n_queries, insert_rows):
+    """(table rows, queries, held-out rows to insert, exact top-10 ids, ground-truth source)."""
+    queries = ds.queries[:n_queries]
+    spare = ds.queries[n_queries:]
+    if len(spare) >= 3 * insert_rows:
+        base, held = ds.base, spare[:3 * insert_rows]
+    else:  # too few spare queries: hold out the tail of base
+        h = min(3 * insert_rows, len(ds.base) // 10)
+        base, held = ds.base[:-h], ds.base[-h:]
+    gt = ds.gt.get("cosine")
+    if gt is not None and len(base) == len(ds.base) and gt.shape[1] >= 10:
+        return base, queries, held, gt[:n_queries, :10], "dataset"
+    return base, queries, held, exact_knn(base, queries, k=10, metric="cosine")[0], "numpy (exact)"
+
+
+def parse_args(argv):
+    nproc = len(os.sched_getaffinity(0))
+    default = cache_root() / DEFAULT_DATASET
+    ap = argparse.ArgumentParser(prog="vecmap-bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", default=str(default) if (default / "base.fvecs").is_file() else str(REPO / "fixtures" / "minilm-debian"),
+                    help=f"dataset dir or cached name (default: {DEFAULT_DATASET} if cached, else the 4k fixture)")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("VECMAP_PORT", "55432")))
+    ap.add_argument("--db", default="vecmap_bench", help="database to (re)create")
+    ap.add_argument("--no-pgvector", action="store_true", help="benchmark vecmap alone")
+    ap.add_argument("--clients", default=f"1,{nproc}", help="client counts (default: 1,nproc)")
+    ap.add_argument("--ef", help="ef_search sweep (default 10,20,40,60,80,120,200)")
+    ap.add_argument("--queries", type=int, help="queries used, for recall and load (default 1000)")
+    ap.add_argument("--insert-rows", type=int,
+                    help="rows for each of COPY, autocommit INSERTs, INSERTs in one transaction (default 1000)")
+    ap.add_argument("--min-seconds", type=float, help="steady-state window per point (default 5)")
+    ap.add_argument("--max-seconds", type=float, help="time cap per point (default 20)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="don't pin each client and its backend to one core (client i on core i mod nproc)")
+    ap.add_argument("--no-restart", action="store_true",
+                    help="don't restart the server (scripts/cluster.sh) and evict the index from the page "
+                         "cache before each sweep; the hot set then includes what the build left cached")
+    ap.add_argument("--out", default=str(REPO / "results"))
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test defaults: ef 10,40,120, 200 queries, 200 insert rows, 2-4 s per point")
+    args = ap.parse_args(argv)
+    defaults = (("10,40,120", 200, 200, 2, 4) if args.quick else ("10,20,40,60,80,120,200", 1000, 1000, 5, 20))
+    for key, value in zip(("ef", "queries", "insert_rows", "min_seconds", "max_seconds"), defaults):
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.ef = [int(x) for x in str(args.ef).split(",")]
+    args.clients = [int(x) for x in str(args.clients).split(",")]
+    args.nproc = nproc
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ds = load_dataset(args.dataset)
+    base, queries, held, gt10, gt_source = split(ds, args.queries, args.insert_rows)
+    name = ds.meta.get("name") or Path(args.dataset).name
+    log(f"dataset {name}: {len(base):,} rows × {base.shape[1]}, {len(queries):,} queries, "
+        f"{len(held):,} held-out rows, ground truth: {gt_source}")
+
+    admin = f"host=127.0.0.1 port={args.port} user=postgres"
+    dsn = f"{admin} dbname={args.db}"
+    with connect(admin + " dbname=postgres") as c:
+        c.execute(f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {args.db}")
+    conn = connect(dsn)
+    avail = dict(conn.execute("SELECT name, default_version FROM pg_available_extensions "
+                              "WHERE name IN ('vecmap', 'vector', 'pg_buffercache')").fetchall())
+    systems = ["vecmap"] + (["pgvector"] if "vector" in avail and not args.no_pgvector else [])
+    datadir = Path(conn.execute("SHOW data_directory").fetchone()[0])
+    if "pg_buffercache" in avail:
+        conn.execute("CREATE EXTENSION pg_buffercache")
+    payload = copy_payload(np.arange(len(base)), base)
+    for s in systems:
+        ext, schema, _, _ = SYSTEMS[s]
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE EXTENSION {ext} SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.items (id int PRIMARY KEY, embedding {schema}.vector({base.shape[1]}))")
+        conn.execute(f"SET search_path = {schema}")
+        t = time.perf_counter()
+        copy_in(conn, payload)
+        conn.execute("ANALYZE items")
+        log(f"{s}: loaded {len(base):,} rows into {schema}.items in {time.perf_counter() - t:.1f} s")
+    conn.execute("RESET search_path")
+    if len(systems) == 2:
+        diff = conn.execute("SELECT count(*) FROM vecmap.items a FULL JOIN pgv.items b USING (id) "
+                            "WHERE a.embedding::real[] IS DISTINCT FROM b.embedding::real[]").fetchone()[0]
+        if diff:
+            sys.exit(f"{diff} rows differ between vecmap.items and pgv.items")
+    so = Path(conn.execute("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'").fetchone()[0]) / "vecmap.so"
+    pg = dict(version=conn.execute("SELECT version()").fetchone()[0].split(" on ")[0],
+              vecmap_so=library(so),
+              vecmap=avail.get("vecmap"), pgvector=avail.get("vector") if "pgvector" in systems else None,
+              settings=dict(conn.execute("SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                                         "('shared_buffers', 'maintenance_work_mem', 'work_mem', 'fsync', "
+                                         "'synchronous_commit', 'max_parallel_workers', 'jit')").fetchall()))
+    conn.close()
+
+    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), machine=machine_info(), postgres=pg,
+               dataset=dict(name=name, path=str(ds.path), rows=len(base), dims=int(base.shape[1]),
+                            queries=len(queries), held_out=len(held), ground_truth=gt_source,
+                            model=ds.meta.get("model"), source=ds.meta.get("source"), n_base=len(ds.base)),
+               config=dict(vars(args), command=" ".join(sys.argv)), select1=[], systems={}, notices=[])
+    log("SELECT 1 ceiling")
+    for c in args.clients:
+        p = run_point(f"SELECT 1 {c}c", dsn, None, [], "SELECT 1", [], c, args.min_seconds, args.max_seconds,
+                      not args.no_pin)
+        res["notices"] += p.pop("notices")
+        res["select1"].append(p)
+    for s in systems:
+        res["systems"][s] = bench_system(args, s, dsn, datadir, queries, gt10, held, res["notices"])
+    res["headline"] = headline(res)
+    if library(so) != pg["vecmap_so"]:
+        res["notices"].append(f"WARNING: {so} was replaced during the run; results mix builds")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{name}-{datetime.datetime.now():%Y-%m-%d-%H%M}"
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+    md = markdown(res)
+    stem.with_suffix(".md").write_text(md)
+    plot(res, stem.with_suffix(".png"))
+    print("\n" + md)
+    for n in res["notices"]:
+        print(n)
+    log(f"wrote {stem}.json, .md, .png")
+
+
+if __name__ == "__main__":
+    main()
