@@ -1,5 +1,8 @@
 # vecmap — `make demo` and `make test` do all setup themselves (see README).
-PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+# Another PostgreSQL 15 installation (e.g. a relocated copy) can be used with PG_CONFIG=…;
+# scripts and tests take their binaries from it.
+export PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+export PGBIN ?= $(shell $(PG_CONFIG) --bindir)
 export VECMAP_PORT ?= 55432
 PGRX_DATA ?= /tmp/vecmap-pgrx-test
 PY := .venv/bin/python

@@ -4,7 +4,7 @@
 # Env: VECMAP_PORT (default 55432), VECMAP_PGDATA (default /tmp/vecmap-pg-$PORT),
 #      VECMAP_INITDB_OPTS (e.g. "-k" for data checksums).
 set -euo pipefail
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 PORT=${VECMAP_PORT:-55432}
 DATA=${VECMAP_PGDATA:-/tmp/vecmap-pg-$PORT}
 SOCK=/tmp

@@ -2,4 +2,4 @@
 # Fast developer install: build the extension (release) and copy it into the system PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo pgrx install --release -c /usr/lib/postgresql/15/bin/pg_config "$@"
+cargo pgrx install --release -c "${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" "$@"

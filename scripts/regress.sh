@@ -9,8 +9,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${VECMAP_PORT:-55432}
 DB=${VECMAP_REGRESS_DB:-vecmap_regress}
-PG_REGRESS=${PG_REGRESS:-/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_REGRESS=${PG_REGRESS:-$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress}
+PGBIN=${PGBIN:-$("$PG_CONFIG" --bindir)}
 OUT=${VECMAP_REGRESS_OUT:-$(mktemp -d /tmp/vecmap-regress.XXXXXX)}
 mkdir -p "$OUT"
 

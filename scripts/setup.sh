@@ -3,7 +3,7 @@
 # Python venv. Skips whatever is already installed, so a warm run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 need_apt=()

@@ -8,7 +8,7 @@ import time
 
 import psycopg
 
-PGBIN = "/usr/lib/postgresql/15/bin"
+PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 
 
 def as_postgres(*args, check=True):
@@ -86,6 +86,13 @@ class Cluster:
         if os.path.exists(self.log):
             os.remove(self.log)
 
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError as e:
+            return f"(no log: {e})"
+
     # -- clients --
     def connect(self, db="postgres", **kw):
         return psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname={db}", autocommit=True, **kw)
@@ -95,7 +102,7 @@ class Cluster:
         deadline = time.monotonic() + timeout
         while True:
             if getattr(self, "proc", None) and self.proc.poll() is not None:
-                raise RuntimeError(f"postmaster exited: see {self.log}")
+                raise RuntimeError(f"postmaster exited; last lines of {self.log}:\n{self.log_tail()}")
             r = subprocess.run([f"{PGBIN}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-t", "5"], capture_output=True)
             if r.returncode == 0:
                 try:
@@ -105,7 +112,7 @@ class Cluster:
                 except psycopg.OperationalError:
                     pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"server on {self.port} not ready")
+                raise TimeoutError(f"server on {self.port} not ready; last lines of {self.log}:\n{self.log_tail()}")
             time.sleep(0.05)  # poll interval while checking a condition
 
     # -- replication --

@@ -14,7 +14,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from cluster import Cluster  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BASE_PORT = int(os.environ.get("VECMAP_DURABILITY_PORT", "56100"))
+# Below the kernel's ephemeral range (32768–60999 here): a listening port inside it can be
+# taken by some client connection's local port, and the postmaster then fails to bind.
+BASE_PORT = int(os.environ.get("VECMAP_DURABILITY_PORT", "26100"))
 
 
 def vec(v):
