@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from psycopg.rows import dict_row
 
 from vecmap_data.dataset import cache_root, load_dataset
 from vecmap_data.formats import exact_knn
@@ -149,6 +150,15 @@ def resident(files):
     return sum(map(int, out[0::2])), sum(map(int, out[1::2]))
 
 
+def arenas(conn):
+    """vecmap's sidecar arenas, allocated and resident (vecmap_index_stats, vecmap >= 0.2), else None."""
+    if not conn.execute("SELECT to_regproc('vecmap_index_stats')").fetchone()[0]:
+        return None
+    return conn.cursor(row_factory=dict_row).execute(
+        "SELECT int8_bytes, graph_bytes, f32_bytes, resident_int8_graph_bytes, resident_f32_bytes "
+        "FROM vecmap_index_stats('items_embedding_idx')").fetchone()
+
+
 def restart_evicted(args, datadir, bindir, files):
     """Restart the server with its own binaries (empty shared_buffers); drop `files` from the page cache."""
     env = dict(os.environ, VECMAP_PORT=str(args.port), VECMAP_PGDATA=str(datadir), PGBIN=bindir)
@@ -215,11 +225,13 @@ def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
                          c, args.min_seconds, args.max_seconds, not args.no_pin) for c in args.clients]
         notices.extend(f"{name} ef={ef}: {n}" for p in pts for n in p.pop("notices"))
         page = resident(files)[0]  # cumulative: evicted before the first ef
-        res["points"] += [dict(ef=ef, recall=r, resident=page, **p) for p in pts]
+        split = arenas(conn) if name == "vecmap" else None
+        res["points"] += [dict(ef=ef, recall=r, resident=page, arenas=split, **p) for p in pts]
 
     page, size = resident(files)
     res["hot_set"] = dict(page_cache=page, file_bytes=size, shared_buffers=None,
-                          sidecar_page_cache=resident([sidecar])[0] if sidecar else None)
+                          sidecar_page_cache=resident([sidecar])[0] if sidecar else None,
+                          arenas=arenas(conn) if name == "vecmap" else None)
     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_buffercache'").fetchone():
         res["hot_set"]["shared_buffers"] = conn.execute(
             "SELECT count(*) * current_setting('block_size')::bigint FROM public.pg_buffercache "
@@ -332,7 +344,8 @@ def main(argv=None):
                                          "'synchronous_commit', 'max_parallel_workers', 'jit')").fetchall()))
     conn.close()
 
-    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), machine=machine_info(), postgres=pg,
+    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), loadavg=os.getloadavg(),
+               machine=machine_info(), postgres=pg,
                dataset=dict(name=name, path=str(ds.path), rows=len(base), dims=int(base.shape[1]),
                             queries=len(queries), held_out=len(held), ground_truth=gt_source,
                             model=ds.meta.get("model"), source=ds.meta.get("source"), n_base=len(ds.base)),

@@ -57,8 +57,8 @@ def markdown(res):
            f"source {d.get('source')}), {d['queries']:,} queries, cosine, k = 10",
            "",
            f"{m['cpu']}, {m['nproc']} cores, {m['mem_gb']:.0f} GB RAM; {res['postgres']['version']}; "
-           f"vecmap {res['postgres']['vecmap']}, pgvector {res['postgres'].get('pgvector') or 'not installed'}; "
-           f"commit {m['commit']}; {res['date']}",
+           f"vecmap {res['postgres']['vecmap']} (vecmap.so sha256 {res['postgres']['vecmap_so']['sha256']}), "
+           f"pgvector {res['postgres'].get('pgvector') or 'not measured'}; commit {m['commit']}; {res['date']}",
            "",
            "| system | build | cores busy | index relation | sidecar | total on disk | first query | "
            "resident after sweep | in shared_buffers |",
@@ -68,6 +68,12 @@ def markdown(res):
         out.append(f"| {name} | {b['seconds']:.1f} s | {b['cores_busy']:.2f} | {_mb(z['relation'])} | "
                    f"{_mb(z.get('sidecar'))} | {_mb(z['total'])} | {s['first_query_ms']:.1f} ms | {_mb(h['page_cache'])} of {_mb(h['file_bytes'])} | "
                    f"{_mb(h.get('shared_buffers'))} |")
+    for name, s in res["systems"].items():
+        a = s["hot_set"].get("arenas")
+        if a:
+            out += ["", f"{name} sidecar arenas after the sweep (vecmap_index_stats): int8 codes + graph "
+                    f"{_mb(a['int8_bytes'] + a['graph_bytes'])}, {_mb(a['resident_int8_graph_bytes'])} resident; "
+                    f"f32 rerank vectors {_mb(a['f32_bytes'])}, {_mb(a['resident_f32_bytes'])} resident."]
     cold = "after a restart with the index files evicted" if next(iter(res["systems"].values()))["cold_start"] \
         else "without a restart"
     out += ["", f"Build: CREATE INDEX wall time; cores busy = average busy cores over the build (/proc/stat). "
