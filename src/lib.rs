@@ -14,6 +14,7 @@ pub mod am;
 extension_sql_file!("../sql/vector.sql", name = "vector", bootstrap);
 extension_sql_file!("../sql/am.sql", name = "am", requires = ["vector"]);
 extension_sql_file!("../sql/vecmap--0.1.0--0.2.0.sql", name = "functions", requires = ["am"]);
+extension_sql_file!("../sql/vecmap--0.2.0--0.3.0.sql", name = "v0_3", requires = ["functions"]);
 
 /// Registers GUCs and reloptions.
 #[pg_guard]

@@ -1,6 +1,7 @@
-"""ALTER EXTENSION vecmap UPDATE from the first release keeps indexes answering, and an
+"""ALTER EXTENSION vecmap UPDATE from every earlier release keeps indexes answering, and an
 index's sidecar written by another format version is rebuilt (see tests/durability)."""
 import numpy as np
+import pytest
 
 from vecmap_server import connect, fresh_database, vec
 
@@ -12,15 +13,16 @@ def versions():
     return default, all_
 
 
-def test_update_path_from_0_1_0():
+@pytest.mark.parametrize("old", ["0.1.0", "0.2.0"])
+def test_update_path(old):
     default, available = versions()
-    assert "0.1.0" in available, "the first release's script ships for upgrade tests"
-    assert default != "0.1.0", "the current version is newer than the first release"
+    assert old in available, "earlier releases' scripts ship for upgrade tests"
+    assert default != old, "the current version is newer than the earlier releases"
     rng = np.random.default_rng(4)
     data = rng.standard_normal((600, 32)).astype(np.float32)
     with fresh_database("upg") as name, connect(name) as c:
         c.execute("DROP EXTENSION vecmap")
-        c.execute("CREATE EXTENSION vecmap VERSION '0.1.0'")
+        c.execute(f"CREATE EXTENSION vecmap VERSION '{old}'")
         c.execute("CREATE TABLE t (id int, v vector(32))")
         c.cursor().executemany("INSERT INTO t VALUES (%s, %s)", [(i, vec(v)) for i, v in enumerate(data)])
         c.execute("CREATE INDEX t_v ON t USING vecmap (v vector_l2_ops)")

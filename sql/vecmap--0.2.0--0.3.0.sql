@@ -1,0 +1,2 @@
+-- vecmap 0.2.0 → 0.3.0. Also part of a fresh 0.3.0 install (src/lib.rs), so objects added
+-- here exist the same way after CREATE EXTENSION and after ALTER EXTENSION … UPDATE.
