@@ -92,7 +92,10 @@ impl<'a> Inserter<'a> {
             for &n in &ids {
                 self.sc.prefetch_codes(n);
             }
-            for &n in &ids {
+            for (j, &n) in ids.iter().enumerate() {
+                if let Some(&nx) = ids.get(j + super::search::ROW_PREFETCH_AHEAD) {
+                    self.sc.prefetch_row_rest(nx);
+                }
                 let d = self.pair(q, n);
                 if s.res.len() < ef || d < s.res.peek().unwrap().d {
                     s.res.push(Cand { d, id: n });
