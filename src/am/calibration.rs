@@ -101,6 +101,24 @@ fn notice_once(index: pg_sys::Relation, build_id: u64, what: u8, msg: impl FnOnc
     }
 }
 
+/// The ef a scan of `index` would use, without notices: for the planner's cost estimate.
+///
+/// # Safety
+/// `index` must be an open vecmap index relation.
+pub unsafe fn planned_ef(index: pg_sys::Relation) -> usize {
+    let target = super::options::target_recall();
+    if target <= 0.0 {
+        return super::options::ef_search();
+    }
+    // SAFETY: open relation (caller).
+    let meta = unsafe { pages::read_meta(index) };
+    // SAFETY: as above.
+    match unsafe { read(index, meta.build_id) }.and_then(|cal| cal.choose(target)) {
+        Some(c) => c.ef as usize,
+        None => default_ef(target) as usize,
+    }
+}
+
 /// The ef a scan of `index` uses: `vecmap.ef_search` when `vecmap.target_recall` is 0, else
 /// the smallest calibrated ef that meets the target (the default curve when never tuned).
 /// Announces, once per session and index, a missing or stale calibration or a target the

@@ -26,7 +26,11 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         }
         let info = (*path).indexinfo;
         let tuples = (*info).tuples.max(1.0);
-        let ef = super::options::ef_search() as f64;
+        // The planner holds a lock on the index; the ef is the one the scan will use
+        // (vecmap.target_recall's calibrated choice, else vecmap.ef_search).
+        let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let ef = super::calibration::planned_ef(index) as f64;
+        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         // One graph search: ~ef·2M distance computations over log(n) hops, plus the rerank.
         let work = ef * 32.0 * (tuples.ln() + 1.0) * pg_sys::cpu_operator_cost;
         *pages = ((*info).pages as f64).min(ef * 4.0);

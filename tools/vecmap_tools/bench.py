@@ -273,7 +273,7 @@ def parse_args(argv):
     ap.add_argument("--db", default="vecmap_bench", help="database to (re)create")
     ap.add_argument("--no-pgvector", action="store_true", help="benchmark vecmap alone")
     ap.add_argument("--clients", default=f"1,{nproc}", help="client counts (default: 1,nproc)")
-    ap.add_argument("--ef", help="ef_search sweep (default 10,20,40,60,80,120,200)")
+    ap.add_argument("--ef", help="ef_search sweep (default 10,20,30,40,60,80,120,200)")
     ap.add_argument("--queries", type=int, help="queries used, for recall and load (default 1000)")
     ap.add_argument("--insert-rows", type=int,
                     help="rows for each of COPY, autocommit INSERTs, INSERTs in one transaction (default 1000)")
@@ -288,7 +288,7 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help="smoke test defaults: ef 10,40,120, 200 queries, 200 insert rows, 2-4 s per point")
     args = ap.parse_args(argv)
-    defaults = (("10,40,120", 200, 200, 2, 4) if args.quick else ("10,20,40,60,80,120,200", 1000, 1000, 5, 20))
+    defaults = (("10,40,120", 200, 200, 2, 4) if args.quick else ("10,20,30,40,60,80,120,200", 1000, 1000, 5, 20))
     for key, value in zip(("ef", "queries", "insert_rows", "min_seconds", "max_seconds"), defaults):
         if getattr(args, key) is None:
             setattr(args, key, value)
