@@ -5,6 +5,7 @@
 //! never saturate for inputs in `[-127, 127]` (the quantizer's range) up to 16000 dims.
 
 pub mod scalar;
+pub mod sparse;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
