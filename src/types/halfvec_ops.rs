@@ -86,7 +86,7 @@ distance!(halfvec_l1_distance, "`l1_distance(halfvec, halfvec) → float8`, oper
 
 /// ‖x‖₂ accumulated in f64.
 fn norm(v: &HalfRef) -> f64 {
-    v.data.iter().map(|&h| hv::to_f32(h) as f64 * hv::to_f32(h) as f64).sum::<f64>().sqrt()
+    v.data.iter().fold(0.0f64, |n, &h| n + hv::to_f32(h) as f64 * hv::to_f32(h) as f64).sqrt()
 }
 
 /// `vector_dims(halfvec) → int4`

@@ -68,7 +68,7 @@ distance!(sparsevec_l1_distance, "`l1_distance(sparsevec, sparsevec) → float8`
 });
 
 fn norm(s: &SparseRef) -> f64 {
-    s.values.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt()
+    s.values.iter().fold(0.0f64, |n, &v| n + v as f64 * v as f64).sqrt()
 }
 
 /// `l2_norm(sparsevec) → float8`
