@@ -572,3 +572,22 @@ CREATE OPERATOR CLASS sparsevec_ops
     OPERATOR 4 >= ,
     OPERATOR 5 > ,
     FUNCTION 1 sparsevec_cmp(sparsevec, sparsevec);
+
+-- vecmap operator classes for halfvec and bit (src/am/input.rs turns their values into the
+-- f32 the index stores: widened halves; one 0/1 per bit, whose squared L2 is Hamming's).
+
+CREATE OPERATOR CLASS halfvec_l2_ops FOR TYPE halfvec USING vecmap AS
+    OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_l2_squared_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_ip_ops FOR TYPE halfvec USING vecmap AS
+    OPERATOR 1 <#> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 halfvec_negative_inner_product(halfvec, halfvec);
+
+CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING vecmap AS
+    OPERATOR 1 <=> (halfvec, halfvec) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(halfvec, halfvec);
+
+CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING vecmap AS
+    OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 hamming_distance(bit, bit);

@@ -19,9 +19,16 @@ impl<'a> BitRef<'a> {
     /// # Safety
     /// `fcinfo` must be valid and argument `n` a non-null bit string.
     pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> BitRef<'a> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::from_datum(arg(fcinfo, n)) }
+    }
+
+    /// # Safety
+    /// `datum` must be a non-null bit string.
+    pub unsafe fn from_datum(datum: pg_sys::Datum) -> BitRef<'a> {
         // SAFETY: a VarBit varlena; detoasting gives a contiguous copy with a 4-byte header.
         unsafe {
-            let p = pg_sys::pg_detoast_datum(arg(fcinfo, n).cast_mut_ptr()) as *const u8;
+            let p = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *const u8;
             let len = *(p.add(pg_sys::VARHDRSZ) as *const i32) as u32;
             let bytes = std::slice::from_raw_parts(p.add(pg_sys::VARHDRSZ + 4), (len as usize).div_ceil(8));
             BitRef { len, bytes }
