@@ -591,3 +591,17 @@ CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING vecmap AS
 CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING vecmap AS
     OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 hamming_distance(bit, bit);
+
+-- sparsevec (densified: up to 16000 dimensions; exact distances)
+
+CREATE OPERATOR CLASS sparsevec_l2_ops FOR TYPE sparsevec USING vecmap AS
+    OPERATOR 1 <-> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_l2_squared_distance(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_ip_ops FOR TYPE sparsevec USING vecmap AS
+    OPERATOR 1 <#> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 sparsevec_negative_inner_product(sparsevec, sparsevec);
+
+CREATE OPERATOR CLASS sparsevec_cosine_ops FOR TYPE sparsevec USING vecmap AS
+    OPERATOR 1 <=> (sparsevec, sparsevec) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(sparsevec, sparsevec);

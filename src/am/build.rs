@@ -19,8 +19,11 @@ pub unsafe fn index_metric(index: pg_sys::Relation) -> Metric {
         if n.is_null() { String::new() } else { std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned() }
     };
     match name.as_str() {
-        "l2_distance" | "vector_l2_squared_distance" | "halfvec_l2_squared_distance" => Metric::L2,
-        "vector_negative_inner_product" | "inner_product" | "halfvec_negative_inner_product" => Metric::InnerProduct,
+        "l2_distance" | "vector_l2_squared_distance" | "halfvec_l2_squared_distance" | "sparsevec_l2_squared_distance" => {
+            Metric::L2
+        }
+        "vector_negative_inner_product" | "inner_product" | "halfvec_negative_inner_product"
+        | "sparsevec_negative_inner_product" => Metric::InnerProduct,
         // bit_hamming_ops: bits are indexed as 0/1 values, whose squared L2 distance is Hamming's.
         "hamming_distance" => Metric::L2,
         "cosine_distance" => Metric::Cosine,
