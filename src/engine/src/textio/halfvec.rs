@@ -196,4 +196,28 @@ mod tests {
         assert_eq!(decode(&[0, 1, 0, 0, 0x7e, 0], -1).unwrap_err().message, "NaN not allowed in halfvec");
         assert_eq!(decode(&[0x3e, 0x81, 0, 0], -1).unwrap_err().code, Code::ProgramLimitExceeded);
     }
+
+    /// Random text and bytes never panic; binary encode → decode is the identity (a cheap
+    /// stand-in for a cargo-fuzz target).
+    #[test]
+    fn random_inputs_never_panic_and_binary_round_trips() {
+        use rand::{Rng, SeedableRng};
+        const ALPHABET: &[u8] = b"[],.-+eE0123456789 \t\ninfaNI\x00\xff";
+        let mut r = rand::rngs::StdRng::seed_from_u64(1);
+        for _ in 0..50_000 {
+            let len = r.random_range(0..40);
+            let text: Vec<u8> = (0..len).map(|_| ALPHABET[r.random_range(0..ALPHABET.len())]).collect();
+            let typmod = if r.random_bool(0.5) { -1 } else { r.random_range(0..5) };
+            let _ = parse(&text, typmod);
+            let bytes: Vec<u8> = (0..len).map(|_| r.random()).collect();
+            let _ = decode(&bytes, typmod);
+        }
+        for _ in 0..2_000 {
+            let dim = r.random_range(1..300);
+            let x: Vec<u16> = (0..dim).map(|_| from_f32(r.random_range(-65504.0f32..65504.0))).collect();
+            let mut buf = Vec::new();
+            encode(&x, &mut buf);
+            assert_eq!(decode(&buf, dim as i32).unwrap(), (x, buf.len()));
+        }
+    }
 }

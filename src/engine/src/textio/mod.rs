@@ -7,3 +7,4 @@ mod scan;
 pub mod sparsevec;
 
 pub use error::{Code, TextError};
+

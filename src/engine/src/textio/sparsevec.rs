@@ -265,4 +265,31 @@ mod tests {
         assert_eq!(bad(1, &[0, 1], &[1.0, 1.0]), "sparsevec cannot have more elements than dimensions");
         assert_eq!(decode(&buf[..buf.len() - 1], -1).unwrap_err().code, Code::ProtocolViolation);
     }
+
+    /// Random text and bytes never panic; binary encode → decode is the identity.
+    #[test]
+    fn random_inputs_never_panic_and_binary_round_trips() {
+        use rand::{Rng, SeedableRng};
+        const ALPHABET: &[u8] = b"{}/:,.-+eE0123456789 \t\ninfaNI\x00\xff";
+        let mut r = rand::rngs::StdRng::seed_from_u64(2);
+        for _ in 0..50_000 {
+            let len = r.random_range(0..40);
+            let text: Vec<u8> = (0..len).map(|_| ALPHABET[r.random_range(0..ALPHABET.len())]).collect();
+            let typmod = if r.random_bool(0.5) { -1 } else { r.random_range(0..5) };
+            let _ = parse(&text, typmod);
+            let bytes: Vec<u8> = (0..len).map(|_| r.random()).collect();
+            let _ = decode(&bytes, typmod);
+        }
+        for _ in 0..2_000 {
+            let dim = r.random_range(1..100_000);
+            let mut idx: Vec<i32> = (0..r.random_range(0..50)).map(|_| r.random_range(0..dim)).collect();
+            idx.sort();
+            idx.dedup();
+            let vals: Vec<f32> = idx.iter().map(|_| r.random_range(0.001f32..10.0)).collect();
+            let mut buf = Vec::new();
+            encode(dim, &idx, &vals, &mut buf);
+            let (s, used) = decode(&buf, -1).unwrap();
+            assert_eq!((s, used), (Sparse { dim, indices: idx, values: vals }, buf.len()));
+        }
+    }
 }
