@@ -574,7 +574,8 @@ CREATE OPERATOR CLASS sparsevec_ops
     FUNCTION 1 sparsevec_cmp(sparsevec, sparsevec);
 
 -- vecmap operator classes for halfvec and bit (src/am/input.rs turns their values into the
--- f32 the index stores: widened halves; one 0/1 per bit, whose squared L2 is Hamming's).
+-- f32 the index stores: widened halves; one 0/1 per bit, whose squared L2 is Hamming's and
+-- whose dot products give Jaccard's counts).
 
 CREATE OPERATOR CLASS halfvec_l2_ops FOR TYPE halfvec USING vecmap AS
     OPERATOR 1 <-> (halfvec, halfvec) FOR ORDER BY float_ops,
@@ -591,6 +592,10 @@ CREATE OPERATOR CLASS halfvec_cosine_ops FOR TYPE halfvec USING vecmap AS
 CREATE OPERATOR CLASS bit_hamming_ops FOR TYPE bit USING vecmap AS
     OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
     FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops FOR TYPE bit USING vecmap AS
+    OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+    FUNCTION 1 jaccard_distance(bit, bit);
 
 -- sparsevec (densified: up to 16000 dimensions; exact distances)
 

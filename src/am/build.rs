@@ -26,6 +26,7 @@ pub unsafe fn index_metric(index: pg_sys::Relation) -> Metric {
         | "sparsevec_negative_inner_product" => Metric::InnerProduct,
         // bit_hamming_ops: bits are indexed as 0/1 values, whose squared L2 distance is Hamming's.
         "hamming_distance" => Metric::L2,
+        "jaccard_distance" => Metric::Jaccard,
         "cosine_distance" => Metric::Cosine,
         other => {
             error!("vecmap: unsupported operator class support function \"{other}\"");

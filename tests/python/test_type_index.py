@@ -206,6 +206,31 @@ def test_too_many_dimensions_to_index():
             c.execute("CREATE INDEX ON t USING vecmap ((b::bit(16001)) bit_hamming_ops)")
 
 
-def test_jaccard_has_no_vecmap_opclass(db):
-    with connect(db) as c, pytest.raises(Exception, match="operator class"):
-        c.execute("CREATE INDEX ON items USING vecmap ((binary_quantize(embedding)::bit(384)) bit_jaccard_ops)")
+def test_bit_jaccard_index(db, ds):
+    """bit_jaccard_ops: the index returns rows in exact `<%>` order with the exact top-k
+    distances for nearly every query (ties make row sets differ, never the distances)."""
+    expr = "binary_quantize(embedding)::bit(384)"
+    q_expr = "binary_quantize(%s::vector)::bit(384)"
+    sql = f"SELECT {expr} <%%> {q_expr} FROM items ORDER BY {expr} <%%> {q_expr} LIMIT 10"
+    with connect(db) as c:
+        c.execute(f"CREATE INDEX j_idx ON items USING vecmap (({expr}) bit_jaccard_ops)")
+        try:
+            cur = c.cursor()
+            cur.execute("SET vecmap.ef_search = 100")
+            cur.execute("SET enable_indexscan = on")
+            plan = "\n".join(r[0] for r in cur.execute("EXPLAIN " + sql, (vec(ds.queries[0]),) * 2).fetchall())
+            assert "Index Scan using j_idx" in plan
+            exact, total = 0, 0
+            for q in ds.queries[:50]:
+                cur.execute("SET enable_indexscan = off")
+                truth = [r[0] for r in cur.execute(sql, (vec(q),) * 2).fetchall()]
+                cur.execute("SET enable_indexscan = on")
+                got = [r[0] for r in cur.execute(sql, (vec(q),) * 2).fetchall()]
+                assert got == sorted(got), "index order is Jaccard order"
+                exact += sum(1 for a, b in zip(got, truth) if a == b)
+                total += len(truth)
+            assert exact / total >= 0.95, exact / total
+            metric = cur.execute("SELECT metric FROM vecmap_index_stats('j_idx')").fetchone()[0]
+            assert metric == "jaccard"
+        finally:
+            c.execute("DROP INDEX j_idx")
