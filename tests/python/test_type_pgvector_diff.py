@@ -133,3 +133,27 @@ def test_distances_and_casts(dbs):
              "(%s::vector::halfvec + %s::vector::halfvec)::text", "(%s::vector::halfvec * %s::vector::halfvec)::text",
              "(%s::vector::{t} < %s::vector::{t})::text"][RNG.integers(0, 8)].format(t=t)
         same(dbs, "SELECT " + f, (va,) if f.count("%s") == 1 else (va, vb), rel=1e-6 if "l2_norm(" in f else 0.0)
+
+
+def test_functions_arrays_and_ordering(dbs):
+    for _ in range(800):
+        dim = int(RNG.integers(1, 6))
+        vals = [number().strip() for _ in range(dim)]
+        arr = "{" + ",".join(vals) + "}"
+        t = ["halfvec", "sparsevec"][RNG.integers(0, 2)]
+        elem = ["real", "double precision", "numeric", "integer"][RNG.integers(0, 4)]
+        same(dbs, f"SELECT %s::{elem}[]::{t}::text", (arr,))
+        same(dbs, f"SELECT %s::{elem}[]::{t}({RNG.integers(1, 6)})::text", (arr,))
+        a = np.round(RNG.standard_normal(dim), 2)
+        b = np.round(RNG.standard_normal(int(RNG.integers(1, 6))), 2)
+        a[RNG.random(dim) < 0.4] = 0
+        b[RNG.random(len(b)) < 0.4] = 0
+        va, vb = "[" + ",".join(map(str, a)) + "]", "[" + ",".join(map(str, b)) + "]"
+        start, count = int(RNG.integers(-3, 7)), int(RNG.integers(-1, 7))
+        same(dbs, "SELECT subvector(%s::halfvec, %s, %s)::text", (va, start, count))
+        same(dbs, f"SELECT %s::vector::{t} {['<', '<=', '=', '<>', '>=', '>'][RNG.integers(0, 6)]} %s::vector::{t}", (va, vb))
+        same(dbs, f"SELECT {t}_cmp(%s::vector::{t}, %s::vector::{t})", (va, vb))
+        same(dbs, "SELECT (%s::halfvec || %s::halfvec)::text, (%s::halfvec - %s::halfvec)::text", (va, vb, va, vb))
+        rows = ",".join(f"('{'[' + ','.join(map(str, np.round(RNG.standard_normal(dim) * 100, 1))) + ']'}'::halfvec)"
+                        for _ in range(int(RNG.integers(1, 5))))
+        same(dbs, f"SELECT avg(v)::text, sum(v)::text FROM (VALUES {rows}) t(v)")
