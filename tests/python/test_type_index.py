@@ -234,3 +234,30 @@ def test_bit_jaccard_index(db, ds):
             assert metric == "jaccard"
         finally:
             c.execute("DROP INDEX j_idx")
+
+
+def test_tune_with_query_tables_of_every_type(sparse_db, db):
+    """vecmap_tune(queries => table) reads sparsevec and bit query columns (no cast to real[]),
+    and a query of the wrong dimension is refused."""
+    name, queries = sparse_db
+    with connect(name) as c:
+        c.execute("CREATE INDEX s_tune ON s USING vecmap (v sparsevec_ip_ops)")
+        try:
+            c.execute("CREATE TEMP TABLE q (v sparsevec)")
+            c.cursor().executemany("INSERT INTO q VALUES (%s)", [(x,) for x in queries[:20]])
+            rows = c.execute("SELECT ef, recall FROM vecmap_tune('s_tune', queries => 'q', sample_size => 20)").fetchall()
+            assert rows and max(r[1] for r in rows) >= 0.95, rows
+            c.execute("INSERT INTO q VALUES ('{1:1}/3')")
+            with pytest.raises(Exception, match="expected 2000 dimensions, not 3"):
+                c.execute("SELECT * FROM vecmap_tune('s_tune', queries => 'q', sample_size => 100)")
+        finally:
+            c.execute("DROP INDEX s_tune")
+    expr = "binary_quantize(embedding)::bit(384)"
+    with connect(db) as c:
+        c.execute(f"CREATE INDEX b_tune ON items USING vecmap (({expr}) bit_hamming_ops)")
+        try:
+            c.execute(f"CREATE TEMP TABLE qb AS SELECT {expr} AS b FROM items WHERE id % 200 = 0")
+            rows = c.execute("SELECT ef, recall FROM vecmap_tune('b_tune', queries => 'qb', sample_size => 20)").fetchall()
+            assert rows and max(r[1] for r in rows) >= 0.9, rows
+        finally:
+            c.execute("DROP INDEX b_tune")
