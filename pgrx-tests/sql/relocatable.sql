@@ -24,12 +24,12 @@ SELECT '[1,2,3]'::vector;
 -- ours, schema-qualified
 SELECT '[1,2,3]'::vecmap.vector, '[1,2,3]'::vecmap.vector(3);
 SELECT '[1,2]'::vecmap.vector(3);
-SELECT '[0,0]'::vecmap.vector OPERATOR(vecmap.<->) '[3,4]', vecmap.l2_distance('[0,0]', '[3,4]');
+SELECT '[0,0]'::vecmap.vector OPERATOR(vecmap.<->) '[3,4]', vecmap.l2_distance('[0,0]'::vecmap.vector, '[3,4]');
 SELECT '[1,2]'::vecmap.vector OPERATOR(vecmap.<#>) '[3,4]', '[1,2]'::vecmap.vector OPERATOR(vecmap.<=>) '[2,4]',
        '[0,0]'::vecmap.vector OPERATOR(vecmap.<+>) '[3,4]';
 SELECT '[1,2]'::vecmap.vector OPERATOR(vecmap.+) '[3,4]', '[1,2]'::vecmap.vector OPERATOR(vecmap.||) '[3]';
 SELECT vecmap.avg(v), vecmap.sum(v) FROM (VALUES ('[1,2]'::vecmap.vector), ('[3,4]')) t(v);
-SELECT ARRAY[1,2,3]::vecmap.vector, '[1,2]'::vecmap.vector::real[], vecmap.vector_dims('[1,2]');
+SELECT ARRAY[1,2,3]::vecmap.vector, '[1,2]'::vecmap.vector::real[], vecmap.vector_dims('[1,2]'::vecmap.vector);
 
 CREATE TABLE items (id int, v vecmap.vector(3), other public.vector);
 INSERT INTO items VALUES (1, '[1,2,3]', 'x'), (2, '[1,1,1]', 'y'), (3, ARRAY[0,0,1], 'z');

@@ -2,7 +2,7 @@
 //! sidecar built from the log on all cores.
 use super::pages::{self, BuildWriter, LogPos, Meta, META_MAGIC, META_VERSION};
 use super::sidecar::{self, Progress};
-use crate::types::vector::VectorRef;
+use super::input::{self, InputType};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecmap_engine::Metric;
@@ -19,8 +19,14 @@ pub unsafe fn index_metric(index: pg_sys::Relation) -> Metric {
         if n.is_null() { String::new() } else { std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned() }
     };
     match name.as_str() {
-        "l2_distance" | "vector_l2_squared_distance" => Metric::L2,
-        "vector_negative_inner_product" | "inner_product" => Metric::InnerProduct,
+        "l2_distance" | "vector_l2_squared_distance" | "halfvec_l2_squared_distance" | "sparsevec_l2_squared_distance" => {
+            Metric::L2
+        }
+        "vector_negative_inner_product" | "inner_product" | "halfvec_negative_inner_product"
+        | "sparsevec_negative_inner_product" => Metric::InnerProduct,
+        // bit_hamming_ops: bits are indexed as 0/1 values, whose squared L2 distance is Hamming's.
+        "hamming_distance" => Metric::L2,
+        "jaccard_distance" => Metric::Jaccard,
         "cosine_distance" => Metric::Cosine,
         other => {
             error!("vecmap: unsupported operator class support function \"{other}\"");
@@ -73,6 +79,7 @@ struct BuildState {
     writer: BuildWriter,
     dims: u32,
     metric: Metric,
+    input: InputType,
     indexed: f64,
     heap: f64,
     tmpctx: pg_sys::MemoryContext,
@@ -102,17 +109,17 @@ unsafe extern "C-unwind" fn build_callback(_index: pg_sys::Relation, tid: pg_sys
             return;
         }
         let old = pg_sys::MemoryContextSwitchTo(st.tmpctx);
-        let v = VectorRef::from_datum(*values);
+        let v = input::values(st.input, *values);
         if st.dims == 0 {
-            st.dims = v.dim() as u32;
-        } else if v.dim() != st.dims as usize {
-            dimension_error(st.dims, v.dim());
+            st.dims = v.len() as u32;
+        } else if v.len() != st.dims as usize {
+            dimension_error(st.dims, v.len());
         }
-        let skip = st.metric == Metric::Cosine && v.data.iter().all(|&x| x == 0.0);
+        let skip = st.metric == Metric::Cosine && v.iter().all(|&x| x == 0.0);
         if !skip {
             let t = &*tid;
             st.bytes.clear();
-            pages::encode_insert(&mut st.bytes, [t.ip_blkid.bi_hi, t.ip_blkid.bi_lo, t.ip_posid], v.data);
+            pages::encode_insert(&mut st.bytes, [t.ip_blkid.bi_hi, t.ip_blkid.bi_lo, t.ip_posid], &v);
             st.writer.write(&st.bytes);
             st.indexed += 1.0;
         }
@@ -141,7 +148,7 @@ pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::R
         pages::write_meta_nowal(index, &meta);
         pg_sys::pgstat_progress_update_param(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_LOAD);
         let tmpctx = pg_sys::AllocSetContextCreateExtended(pg_sys::CurrentMemoryContext, c"vecmap build tuple".as_ptr(), 0, 8 * 1024, 8 * 1024 * 1024);
-        let mut st = BuildState { writer: BuildWriter::new(index), dims: meta.dims, metric: Metric::from_u32(meta.metric).unwrap(), indexed: 0.0, heap: 0.0, tmpctx, bytes: Vec::new() };
+        let mut st = BuildState { writer: BuildWriter::new(index), dims: meta.dims, metric: Metric::from_u32(meta.metric).unwrap(), input: input::input_type(index), indexed: 0.0, heap: 0.0, tmpctx, bytes: Vec::new() };
         pg_sys::table_index_build_scan(heap, index, info, true, true, Some(build_callback), &mut st as *mut BuildState as *mut std::ffi::c_void, std::ptr::null_mut());
         pg_sys::MemoryContextDelete(tmpctx);
         let BuildState { writer, dims, indexed, heap: heap_tuples, .. } = st;

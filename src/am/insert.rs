@@ -4,7 +4,7 @@
 use super::build::dimension_error;
 use super::pages;
 use super::sidecar::{self, NoProgress, APPLY_BATCH};
-use crate::types::vector::VectorRef;
+use super::input;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecmap_engine::Metric;
@@ -28,18 +28,18 @@ pub unsafe extern "C-unwind" fn aminsert(
         let meta = pages::read_meta(index);
         let ctx = pg_sys::AllocSetContextCreateExtended(pg_sys::CurrentMemoryContext, c"vecmap insert".as_ptr(), 0, 8 * 1024, 8 * 1024 * 1024);
         let old = pg_sys::MemoryContextSwitchTo(ctx);
-        let v = VectorRef::from_datum(*values);
-        if meta.dims != 0 && v.dim() != meta.dims as usize {
-            dimension_error(meta.dims, v.dim());
+        let v = input::values(input::input_type(index), *values);
+        if meta.dims != 0 && v.len() != meta.dims as usize {
+            dimension_error(meta.dims, v.len());
         }
         let metric = Metric::from_u32(meta.metric).unwrap_or(Metric::L2);
-        let skip = metric == Metric::Cosine && v.data.iter().all(|&x| x == 0.0);
+        let skip = metric == Metric::Cosine && v.iter().all(|&x| x == 0.0);
         let mut bytes = Vec::new();
         if !skip {
             let t = &*heap_tid;
-            pages::encode_insert(&mut bytes, [t.ip_blkid.bi_hi, t.ip_blkid.bi_lo, t.ip_posid], v.data);
+            pages::encode_insert(&mut bytes, [t.ip_blkid.bi_hi, t.ip_blkid.bi_lo, t.ip_posid], &v);
         }
-        let dims = v.dim() as u32;
+        let dims = v.len() as u32;
         pg_sys::MemoryContextSwitchTo(old);
         pg_sys::MemoryContextDelete(ctx);
         if skip {

@@ -6,6 +6,7 @@ pub mod build;
 pub mod calibration;
 pub mod cost;
 pub mod explain;
+pub mod input;
 pub mod insert;
 pub mod lifecycle;
 pub mod options;

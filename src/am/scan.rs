@@ -6,7 +6,6 @@ use super::build::dimension_error;
 use super::explain::ScanCounters;
 use super::pages::{self, Entry, LogPos, LogReader, Meta};
 use super::sidecar::{self, Handle, NoProgress, SCAN_APPLY};
-use crate::types::vector::VectorRef;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::collections::{HashSet, VecDeque};
@@ -83,8 +82,8 @@ pub unsafe extern "C-unwind" fn amrescan(scan: pg_sys::IndexScanDesc, _keys: pg_
         if !orderbys.is_null() && norderbys > 0 {
             let key = &*orderbys;
             if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                let v = VectorRef::from_datum(key.sk_argument);
-                st.query = Some(v.data.to_vec());
+                let typ = super::input::input_type((*scan).indexRelation);
+                st.query = Some(super::input::values(typ, key.sk_argument).into_owned());
             }
         }
     }

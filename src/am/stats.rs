@@ -68,6 +68,7 @@ fn metric_name(m: u32) -> &'static str {
         Some(Metric::L2) => "l2",
         Some(Metric::InnerProduct) => "ip",
         Some(Metric::Cosine) => "cosine",
+        Some(Metric::Jaccard) => "jaccard",
         None => "unknown",
     }
 }

@@ -48,9 +48,17 @@ unsafe fn table_queries(index: pg_sys::Relation, table: pg_sys::Oid, n: usize, d
         ereport!(ERROR, PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("query table {} has no column of the index's vector type", table.to_u32()));
     };
     let tbl = Spi::get_one::<String>(&format!("SELECT {}::pg_catalog.regclass::text", table.to_u32())).ok().flatten().unwrap_or_default();
-    let sql = format!("SELECT ({col})::real[] FROM {tbl} WHERE {col} IS NOT NULL ORDER BY pg_catalog.random() LIMIT {n}");
+    // sparsevec and bit have no cast to real[]: read their text forms and convert here.
+    // SAFETY: open index relation.
+    let input = unsafe { super::input::input_type(index) };
+    let as_text = matches!(input, super::input::InputType::Sparsevec | super::input::InputType::Bit);
+    let expr = if as_text { format!("({col})::text") } else { format!("({col})::real[]") };
+    let sql = format!("SELECT {expr} FROM {tbl} WHERE {col} IS NOT NULL ORDER BY pg_catalog.random() LIMIT {n}");
     let rows: Vec<Vec<f32>> = Spi::connect(|c| {
-        c.select(&sql, None, &[]).map(|t| t.filter_map(|r| r.get::<Vec<f32>>(1).ok().flatten()).collect::<Vec<_>>())
+        c.select(&sql, None, &[]).map(|t| {
+            t.filter_map(|r| if as_text { r.get::<String>(1).ok().flatten().map(|s| text_values(input, &s, dims)) } else { r.get::<Vec<f32>>(1).ok().flatten() })
+                .collect::<Vec<_>>()
+        })
     })
     .unwrap_or_else(|e| error!("vecmap_tune: reading queries: {e}"));
     let mut out = Vec::with_capacity(rows.len());
@@ -64,6 +72,24 @@ unsafe fn table_queries(index: pg_sys::Relation, table: pg_sys::Oid, n: usize, d
         }
     }
     out
+}
+
+/// The f32 values of a `sparsevec` (densified) or `bit` (one 0/1 per bit) given in text form,
+/// as `super::input` stores them.
+/// ERROR when the length differs from the index's `dims` (checked before densifying).
+fn text_values(input: super::input::InputType, text: &str, dims: usize) -> Vec<f32> {
+    if input == super::input::InputType::Bit {
+        return text.bytes().map(|b| (b == b'1') as u8 as f32).collect();
+    }
+    let s = crate::types::wire::check(vecmap_engine::textio::sparsevec::parse(text.as_bytes(), -1));
+    if s.dim as usize != dims {
+        super::build::dimension_error(dims as u32, s.dim as usize);
+    }
+    let mut dense = vec![0.0f32; s.dim.max(0) as usize];
+    for (i, v) in s.indices.iter().zip(&s.values) {
+        dense[*i as usize] = *v;
+    }
+    dense
 }
 
 /// A fresh sampling seed per call (clock nanoseconds and pid).

@@ -14,7 +14,7 @@ pg_function_info_v1!(vector_accum, vector_combine, vector_avg);
 ///
 /// # Safety
 /// `datum` must be a non-null array datum.
-unsafe fn state<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
+pub(crate) unsafe fn state<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
     // SAFETY: forwarded from the caller.
     let a = unsafe { ArrayRef::from_datum(datum) };
     if a.ndim() != 1 || a.len() < 1 || a.has_null_bitmap() || a.elemtype() != pg_sys::FLOAT8OID {
@@ -25,14 +25,14 @@ unsafe fn state<'a>(datum: pg_sys::Datum, caller: &str) -> &'a [f64] {
 }
 
 /// A new state `[n, sums…]` with `dim` sums.
-fn new_state<'a>(n: f64, dim: usize) -> (pg_sys::Datum, &'a mut [f64]) {
+pub(crate) fn new_state<'a>(n: f64, dim: usize) -> (pg_sys::Datum, &'a mut [f64]) {
     let (datum, s) = new_array::<f64>(pg_sys::FLOAT8OID, dim + 1);
     s[0] = n;
     (datum, s)
 }
 
 /// Adds two sums, ERROR "value out of range: overflow" on ±Inf.
-fn add_checked(a: f64, b: f64) -> f64 {
+pub(crate) fn add_checked(a: f64, b: f64) -> f64 {
     let v = a + b;
     if v.is_infinite() {
         float_overflow_error();

@@ -10,7 +10,7 @@ pg_function_info_v1!(array_to_vector, vector_to_float4);
 
 /// The elements of a 1-D array argument, deconstructed (ERROR "array must be 1-D",
 /// "array must not contain nulls").
-fn elements<'a>(a: &ArrayRef) -> &'a [pg_sys::Datum] {
+pub(crate) fn elements<'a>(a: &ArrayRef) -> &'a [pg_sys::Datum] {
     if a.ndim() > 1 {
         ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "array must be 1-D");
     }
@@ -33,7 +33,7 @@ fn elements<'a>(a: &ArrayRef) -> &'a [pg_sys::Datum] {
 }
 
 /// Converts one array element to f32 like a C cast (double → float rounds, may give ±Inf).
-fn element_to_f32(elemtype: pg_sys::Oid, d: pg_sys::Datum) -> f32 {
+pub(crate) fn element_to_f32(elemtype: pg_sys::Oid, d: pg_sys::Datum) -> f32 {
     match elemtype {
         pg_sys::INT4OID => d.value() as i32 as f32,
         pg_sys::FLOAT4OID => f32::from_bits(d.value() as u32),

@@ -6,6 +6,7 @@
 //! - [`hnsw`]: the HNSW graph (Malkov & Yashunin 2016) over a sidecar.
 //! - [`stats`]: looking inside a sidecar (graph shape, arenas, residency, prewarm).
 //! - [`tune`]: recall calibration (ef sweep, Pareto curve, choosing ef for a target).
+//! - [`textio`]: text and binary forms of the SQL types (pure, fuzzable parsers).
 pub mod error;
 pub mod hnsw;
 pub mod kernels;
@@ -13,6 +14,7 @@ pub mod metric;
 pub mod quant;
 pub mod sidecar;
 pub mod stats;
+pub mod textio;
 #[cfg(test)]
 mod testutil;
 pub mod tune;

@@ -1,4 +1,4 @@
-//! Distance metrics as the index sees them: smaller is closer for all three.
+//! Distance metrics as the index sees them: smaller is closer for all of them.
 use crate::kernels;
 
 /// The operator family an index was built for (pgvector's `vector_*_ops`).
@@ -11,6 +11,8 @@ pub enum Metric {
     InnerProduct = 2,
     /// `<=>`, 1 − cosine similarity; vectors are L2-normalized when stored.
     Cosine = 3,
+    /// `<%>` on bit strings stored as 0/1 values: 1 − |a∧b| / |a∨b| (1 when a∧b is empty).
+    Jaccard = 4,
 }
 
 impl Metric {
@@ -19,6 +21,7 @@ impl Metric {
             1 => Some(Metric::L2),
             2 => Some(Metric::InnerProduct),
             3 => Some(Metric::Cosine),
+            4 => Some(Metric::Jaccard),
             _ => None,
         }
     }
@@ -45,6 +48,16 @@ impl Metric {
             Metric::L2 => kernels::l2sq(a, b),
             Metric::InnerProduct => -kernels::dot(a, b),
             Metric::Cosine => 1.0 - kernels::dot(a, b),
+            Metric::Jaccard => jaccard(kernels::dot(a, b), kernels::dot(a, a), kernels::dot(b, b)),
         }
     }
+}
+
+/// Jaccard distance from |a∧b|, |a|, |b| (exact for 0/1 vectors; also used on estimates).
+#[inline]
+pub fn jaccard(ab: f32, aa: f32, bb: f32) -> f32 {
+    if ab <= 0.0 {
+        return 1.0;
+    }
+    (1.0 - ab as f64 / (aa as f64 + bb as f64 - ab as f64)) as f32
 }

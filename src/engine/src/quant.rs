@@ -92,6 +92,11 @@ impl Quantizer {
             Metric::L2 => s * s * ((am.norm_sq + bm.norm_sq) as f32 - 2.0 * ip as f32),
             Metric::InnerProduct => -self.dot_estimate(ip, am, bm),
             Metric::Cosine => 1.0 - self.dot_estimate(ip, am, bm),
+            Metric::Jaccard => crate::metric::jaccard(
+                self.dot_estimate(ip, am, bm),
+                self.dot_estimate(am.norm_sq, am, am),
+                self.dot_estimate(bm.norm_sq, bm, bm),
+            ),
         }
     }
 
@@ -126,6 +131,27 @@ mod tests {
                 assert!((exact - est).abs() < tol, "{m:?}: exact {exact} est {est}");
             }
         }
+    }
+
+    /// Bit strings stored as 0/1 values: the int8 Jaccard estimate tracks the exact distance,
+    /// which equals the popcount definition.
+    #[test]
+    fn jaccard_estimates_on_bits() {
+        let mut r = rand::rngs::StdRng::seed_from_u64(2);
+        let dims = 256;
+        let data: Vec<f32> = (0..300 * dims).map(|_| if r.random_bool(0.3) { 1.0 } else { 0.0 }).collect();
+        let q = Quantizer::fit(&data, dims);
+        let (mut ca, mut cb) = (vec![0i8; dims], vec![0i8; dims]);
+        for p in data.chunks_exact(dims).collect::<Vec<_>>().windows(2) {
+            let (a, b) = (p[0], p[1]);
+            let pack = |x: &[f32]| x.chunks(8).map(|c| c.iter().fold(0u8, |acc, &v| acc << 1 | v as u8)).collect::<Vec<u8>>();
+            let exact = Metric::Jaccard.distance(a, b);
+            assert_eq!(exact as f64, kernels::jaccard_distance(&pack(a), &pack(b)) as f32 as f64);
+            let (ma, mb) = (q.encode(a, &mut ca), q.encode(b, &mut cb));
+            let est = q.distance(Metric::Jaccard, &ca, ma, &cb, mb);
+            assert!((exact - est).abs() < 0.02, "exact {exact} est {est}");
+        }
+        assert_eq!(Metric::Jaccard.distance(&[0.0, 0.0], &[0.0, 0.0]), 1.0);
     }
 
     #[test]

@@ -111,3 +111,96 @@ unsafe fn dot_i8_impl(a: &[i8], b: &[i8]) -> i32 {
     }
     sum
 }
+
+/// binary16 kernels need F16C (vcvtph2ps) besides AVX2+FMA.
+pub fn f16_available() -> bool {
+    available() && is_x86_feature_detected!("f16c")
+}
+
+macro_rules! f16_kernel {
+    ($name:ident, $inner:ident, |$acc:ident, $x:ident, $y:ident| $step:expr, |$p:ident, $q:ident| $tail:expr) => {
+        pub fn $name(a: &[u16], b: &[u16]) -> f32 {
+            assert!(f16_available() && a.len() == b.len());
+            // SAFETY: AVX2+FMA+F16C presence checked above; lengths equal.
+            unsafe { $inner(a, b) }
+        }
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn $inner(a: &[u16], b: &[u16]) -> f32 {
+            let n = a.len();
+            let (pa, pb) = (a.as_ptr(), b.as_ptr());
+            let mut acc = [_mm256_setzero_ps(); 2];
+            let mut i = 0;
+            while i + 16 <= n {
+                for k in 0..2 {
+                    let $x = _mm256_cvtph_ps(_mm_loadu_si128(pa.add(i + 8 * k) as *const __m128i));
+                    let $y = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i + 8 * k) as *const __m128i));
+                    let $acc = acc[k];
+                    acc[k] = $step;
+                }
+                i += 16;
+            }
+            while i + 8 <= n {
+                let $x = _mm256_cvtph_ps(_mm_loadu_si128(pa.add(i) as *const __m128i));
+                let $y = _mm256_cvtph_ps(_mm_loadu_si128(pb.add(i) as *const __m128i));
+                let $acc = acc[0];
+                acc[0] = $step;
+                i += 8;
+            }
+            let mut s = hsum(_mm256_add_ps(acc[0], acc[1]));
+            while i < n {
+                let ($p, $q) = (super::scalar::h2f(*pa.add(i)), super::scalar::h2f(*pb.add(i)));
+                s += $tail;
+                i += 1;
+            }
+            s
+        }
+    };
+}
+
+f16_kernel!(dot_f16, dot_f16_impl, |acc, x, y| _mm256_fmadd_ps(x, y, acc), |p, q| p * q);
+f16_kernel!(l2sq_f16, l2sq_f16_impl, |acc, x, y| {
+    let d = _mm256_sub_ps(x, y);
+    _mm256_fmadd_ps(d, d, acc)
+}, |p, q| (p - q) * (p - q));
+f16_kernel!(l1_f16, l1_f16_impl, |acc, x, y| {
+    let d = _mm256_sub_ps(x, y);
+    _mm256_add_ps(acc, _mm256_andnot_ps(_mm256_set1_ps(-0.0), d))
+}, |p, q| (p - q).abs());
+
+pub fn popcnt_available() -> bool {
+    is_x86_feature_detected!("popcnt")
+}
+
+/// Hamming distance with the POPCNT instruction, 8 bytes at a time.
+pub fn hamming(a: &[u8], b: &[u8]) -> u64 {
+    assert!(popcnt_available() && a.len() == b.len());
+    // SAFETY: POPCNT presence checked above; lengths equal.
+    unsafe { hamming_impl(a, b) }
+}
+
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming_impl(a: &[u8], b: &[u8]) -> u64 {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = super::scalar::hamming(ca.remainder(), cb.remainder());
+    ca.zip(cb).map(|(x, y)| (u64::from_ne_bytes(x.try_into().unwrap()) ^ u64::from_ne_bytes(y.try_into().unwrap())).count_ones() as u64).sum::<u64>() + tail
+}
+
+/// Jaccard counts with POPCNT, 8 bytes at a time.
+pub fn jaccard_counts(a: &[u8], b: &[u8]) -> (u64, u64, u64) {
+    assert!(popcnt_available() && a.len() == b.len());
+    // SAFETY: POPCNT presence checked above; lengths equal.
+    unsafe { jaccard_impl(a, b) }
+}
+
+#[target_feature(enable = "popcnt")]
+unsafe fn jaccard_impl(a: &[u8], b: &[u8]) -> (u64, u64, u64) {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (mut ab, mut aa, mut bb) = super::scalar::jaccard_counts(ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let (x, y) = (u64::from_ne_bytes(x.try_into().unwrap()), u64::from_ne_bytes(y.try_into().unwrap()));
+        ab += (x & y).count_ones() as u64;
+        aa += x.count_ones() as u64;
+        bb += y.count_ones() as u64;
+    }
+    (ab, aa, bb)
+}
