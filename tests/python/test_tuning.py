@@ -328,6 +328,8 @@ def evict(path):
     wait_unmapped(path)
     fd = os.open(path, os.O_RDONLY)
     try:
+        # DONTNEED skips dirty pages and pages under writeback: write them back first.
+        os.fsync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)

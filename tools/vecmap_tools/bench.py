@@ -165,6 +165,7 @@ def restart_evicted(args, datadir, bindir, files):
     subprocess.run([REPO / "scripts" / "cluster.sh", "stop"], env=env, check=True)
     for f in files:
         fd = os.open(f, os.O_RDONLY)
+        os.fsync(fd)  # DONTNEED skips dirty pages and pages under writeback
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         os.close(fd)
     subprocess.run([REPO / "scripts" / "cluster.sh", "start"], env=env, check=True, stdout=subprocess.DEVNULL)
