@@ -22,8 +22,19 @@ use vecmap_engine::{Error, Metric};
 pub const APPLY_BATCH: u64 = 128;
 /// A scan applies the tail itself (if it can take the lock) past this many entries.
 pub const SCAN_APPLY: u64 = 1024;
-/// Vectors sampled to fit the quantizer.
+/// Most vectors sampled to fit the quantizer.
 const QUANT_SAMPLE: usize = 50_000;
+/// Fewest vectors sampled, whatever maintenance_work_mem says (≤ 64 MB at 16,000 dims).
+const QUANT_SAMPLE_MIN: usize = 1_000;
+
+/// Rows of `dims` f32 the quantizer sample may hold: at most `maintenance_work_mem` bytes, so a
+/// build of high-dimensional vectors does not hold gigabytes of samples (50,000 × 16,000 dims
+/// would be 3.2 GB), but never fewer than QUANT_SAMPLE_MIN rows.
+pub fn quant_sample_rows(dims: usize) -> usize {
+    // SAFETY: reading an int GUC on the main thread.
+    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    (budget / (4 * dims.max(1))).clamp(QUANT_SAMPLE_MIN, QUANT_SAMPLE)
+}
 
 /// Sidecar directory: `$PGDATA/vecmap` (outside `base/`, see PGRX-NOTES.md).
 pub fn sidecar_dir() -> PathBuf {
@@ -174,8 +185,14 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
     let mut sample: Vec<f32> = Vec::new();
     let mut buf = Vec::with_capacity(dims);
     let mut pending_tids: Vec<([u16; 3], bool)> = Vec::new();
+    let sample_rows = quant_sample_rows(dims);
     while let Some(e) = reader.next() {
         entries += 1;
+        // Reading a long log (a rebuild of millions of rows) stays cancellable; an ERROR here
+        // publishes nothing, and a rebuild's temporary file is removed as the stack unwinds.
+        if entries % 4096 == 0 {
+            check_for_interrupts!();
+        }
         match e {
             Entry::Insert { tid, vector } => {
                 if vector.len() != dims {
@@ -189,7 +206,7 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
                 }
                 sc.reserve(next as u64 + 1, 0)?;
                 sc.write_vector(next, tid, &buf);
-                if sc.quantizer().is_none() && sample.len() < QUANT_SAMPLE * dims && ok {
+                if sc.quantizer().is_none() && sample.len() < sample_rows * dims && ok {
                     sample.extend_from_slice(&buf);
                 }
                 pending_tids.push((tid, ok));

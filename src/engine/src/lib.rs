@@ -6,13 +6,19 @@
 //! - [`hnsw`]: the HNSW graph (Malkov & Yashunin 2016) over a sidecar.
 //! - [`stats`]: looking inside a sidecar (graph shape, arenas, residency, prewarm).
 //! - [`tune`]: recall calibration (ef sweep, Pareto curve, choosing ef for a target).
+//! - [`textio`]: parsing and validating SQL type input (text, binary, typmod).
+//! - [`options`]: index build options and their checks.
+//! - [`fuzz`]: the fuzz targets' entry points (also replayed by `tests/fuzz_corpus.rs`).
 pub mod error;
+pub mod fuzz;
 pub mod hnsw;
 pub mod kernels;
 pub mod metric;
+pub mod options;
 pub mod quant;
 pub mod sidecar;
 pub mod stats;
+pub mod textio;
 #[cfg(test)]
 mod testutil;
 pub mod tune;
