@@ -182,7 +182,7 @@ pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::R
             pg_sys::pgstat_progress_update_param(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL as i32, meta.entries as i64);
             notice_if_over_maintenance_work_mem(index, &meta);
             let path = sidecar::sidecar_path(index);
-            let _ = std::fs::create_dir_all(sidecar::sidecar_dir());
+            let _ = sidecar::create_sidecar_dir();
             let _lock = match vecmap_engine::sidecar::WriterLock::lock_blocking(&path) {
                 Ok(l) => l,
                 Err(e) => sidecar::raise(index, e),

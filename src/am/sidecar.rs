@@ -36,11 +36,24 @@ pub fn quant_sample_rows(dims: usize) -> usize {
     (budget / (4 * dims.max(1))).clamp(QUANT_SAMPLE_MIN, QUANT_SAMPLE)
 }
 
-/// Sidecar directory: `$PGDATA/vecmap` (outside `base/`, see PGRX-NOTES.md).
+/// Sidecar directory: `$PGDATA/vecmap` (outside `base/`, see PGRX-NOTES.md), as a path relative
+/// to the data directory, which is every backend's working directory. Like Postgres' own
+/// `base/…` paths, it is what error messages show, so they never reveal where the data
+/// directory lives (issue #9); superusers see the absolute path in `vecmap_index_stats`.
 pub fn sidecar_dir() -> PathBuf {
+    PathBuf::from("vecmap")
+}
+
+/// The data directory (absolute), for the few places that show it to superusers.
+pub fn data_dir() -> PathBuf {
     // SAFETY: DataDir is set for the life of every backend.
-    let dd = unsafe { std::ffi::CStr::from_ptr(pg_sys::DataDir) }.to_string_lossy().into_owned();
-    PathBuf::from(dd).join("vecmap")
+    PathBuf::from(unsafe { std::ffi::CStr::from_ptr(pg_sys::DataDir) }.to_string_lossy().into_owned())
+}
+
+/// Creates the sidecar directory if missing, owner-only (0700) like the data directory.
+pub fn create_sidecar_dir() -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(sidecar_dir())
 }
 
 /// `$PGDATA/vecmap/<spc>_<db>_<relfilenode>.vmap`
@@ -259,7 +272,7 @@ pub fn rebuild(index: pg_sys::Relation, meta: &Meta, progress: &mut dyn Progress
     // SAFETY: open relation.
     let path = unsafe { sidecar_path(index) };
     let dir = sidecar_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    create_sidecar_dir().map_err(|e| Error::io(&dir, e))?;
     let tmp = path.with_extension(format!("vmap.tmp{}", std::process::id()));
     let guard = RemoveOnDrop(Some(tmp.clone()));
     let mut sc = Sidecar::create(&tmp, identity(meta))?;
@@ -307,7 +320,7 @@ pub unsafe fn catch_up(index: pg_sys::Relation, meta: &Meta, wait: bool, progres
     // SAFETY: open relation.
     let path = unsafe { sidecar_path(index) };
     let dir = sidecar_dir();
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = create_sidecar_dir() {
         raise(index, Error::io(&dir, e));
     }
     let lock = match if wait { WriterLock::lock_blocking(&path).map(Some) } else { WriterLock::try_lock(&path) } {
