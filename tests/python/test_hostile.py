@@ -344,3 +344,46 @@ def test_long_scan_is_cancellable(db):
             mon.execute("SELECT pg_cancel_backend(%s)", (pid,))
             th.join(30)
         assert isinstance(err.get("e"), psycopg.errors.QueryCanceled), err
+
+
+def rss_anon_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no RssAnon for {pid}")
+
+
+def peak_anon_during(pid, run):
+    """Peak RssAnon (kB) of backend `pid` while `run()` executes, sampled from another thread.
+    (The sidecar is a shared file mapping, counted in RssFile, not here.)"""
+    done = threading.Event()
+    peak = [rss_anon_kb(pid)]
+
+    def watch():
+        while not done.wait(0.02):  # pacing of the sampler, not synchronisation
+            peak[0] = max(peak[0], rss_anon_kb(pid))
+
+    th = threading.Thread(target=watch)
+    th.start()
+    try:
+        run()
+    finally:
+        done.set()
+        th.join()
+    return peak[0]
+
+
+def test_build_memory_stays_within_maintenance_work_mem(db):
+    """The build's own allocations (quantizer sample, per-row bookkeeping) stay within
+    maintenance_work_mem plus a few bytes per row; vectors and graph live in the shared file
+    mapping. 10,000 rows of 1,200 dims are 48 MB of vectors, far above the 8 MB budget."""
+    with connect(db) as c:
+        fill(c, "mem", 10000, 1200)
+        pid = c.execute("SELECT pg_backend_pid()").fetchone()[0]
+        c.execute("SET maintenance_work_mem = '8MB'")
+        base = rss_anon_kb(pid)
+        peak = peak_anon_during(pid, lambda: c.execute("CREATE INDEX mem_idx ON mem USING vecmap (v) WITH (m = 8, ef_construction = 32)"))
+        grown_mb = (peak - base) / 1024
+        print(f"build grew anonymous memory by {grown_mb:.1f} MB")
+        assert grown_mb < 8 + 16, f"build grew the backend's anonymous memory by {grown_mb:.1f} MB"
