@@ -63,12 +63,12 @@ pub fn reloptions(data: &[u8]) {
     assert!(m >= 2 && efc >= 2 * m);
     let g = Geometry::new(dims, m as usize);
     for s in [g.i8_stride, g.l0_stride, g.f32_stride, g.upper_stride] {
-        assert!(s > 0 && s % 64 == 0);
+        assert!(s > 0 && s.is_multiple_of(64));
     }
     assert!(g.codes >= dims && g.m0 == 2 * m as usize);
     assert!(g.node_chunks.capacity() >= 1_000_000);
     let l = g.node_chunk_layout(g.node_chunks.size(0) as usize);
-    assert!(l.l0_off <= l.info_off && l.info_off <= l.f32_off && l.f32_off <= l.bytes && l.bytes % 4096 == 0);
+    assert!(l.l0_off <= l.info_off && l.info_off <= l.f32_off && l.f32_off <= l.bytes && l.bytes.is_multiple_of(4096));
 }
 
 /// Identity of the seed sidecar the `sidecar` target mutates.
