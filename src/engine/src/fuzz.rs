@@ -133,7 +133,7 @@ fn seed() -> &'static [u8] {
     })
 }
 
-/// Builds the file the `sidecar` target loads. Byte 0 is a set of flags:
+/// How the `sidecar` target's input turns into a file. Byte 0 is a set of flags:
 /// - bit 2: the rest of the input is the whole file (raw bytes);
 /// - otherwise the file is the seed sidecar patched by 5-byte records (u32 LE position, byte):
 ///   the position's top two bits aim at the params+state (0), the header and centre (1) or
@@ -141,50 +141,140 @@ fn seed() -> &'static [u8] {
 /// - bit 3: truncate the file to (flags >> 4)/16 of its length;
 /// - bits 0 and 1: recompute the params / state checksum afterwards, so corruption that keeps
 ///   checksums valid (the harder case) is explored too.
-pub fn sidecar_image(data: &[u8]) -> Vec<u8> {
-    let Some((&flags, rest)) = data.split_first() else { return seed().to_vec() };
+enum Plan {
+    Raw(Vec<u8>),
+    Patched { writes: Vec<(usize, u8)>, truncate: Option<usize>, fix_params: bool, fix_state: bool },
+}
+
+fn plan(data: &[u8]) -> Plan {
+    let Some((&flags, rest)) = data.split_first() else {
+        return Plan::Patched { writes: Vec::new(), truncate: None, fix_params: false, fix_state: false };
+    };
     if flags & 4 != 0 {
-        return rest.to_vec();
+        return Plan::Raw(rest.to_vec());
     }
-    let mut file = seed().to_vec();
-    let len = file.len();
+    let len = seed().len();
     let head = HEADER_SIZE + Geometry::new(SEED_ID.dims as usize, SEED_ID.m as usize).centre_bytes();
-    for r in rest.chunks_exact(5) {
-        let pos = u32::from_le_bytes(r[..4].try_into().unwrap());
-        let off = (pos & 0x3fff_ffff) as usize;
-        let at = match pos >> 30 {
-            0 => off % 1024,
-            1 => off % head,
-            _ => off % len,
+    let writes = rest
+        .chunks_exact(5)
+        .map(|r| {
+            let pos = u32::from_le_bytes(r[..4].try_into().unwrap());
+            let off = (pos & 0x3fff_ffff) as usize;
+            let at = match pos >> 30 {
+                0 => off % 1024,
+                1 => off % head,
+                _ => off % len,
+            };
+            (at, r[4])
+        })
+        .collect();
+    let truncate = (flags & 8 != 0).then(|| len * (flags >> 4) as usize / 16);
+    Plan::Patched { writes, truncate, fix_params: flags & 1 != 0, fix_state: flags & 2 != 0 }
+}
+
+/// The first 1024 bytes (params and state) of the seed with `writes` applied and the asked
+/// checksums recomputed.
+fn patched_head(writes: &[(usize, u8)], fix_params: bool, fix_state: bool) -> [u8; 1024] {
+    let mut h = [0u8; 1024];
+    h.copy_from_slice(&seed()[..1024]);
+    for &(at, b) in writes.iter().filter(|w| w.0 < 1024) {
+        h[at] = b;
+    }
+    if fix_params {
+        let mut p: Params = bytemuck::pod_read_unaligned(&h[..size_of::<Params>()]);
+        p.params_crc = params_crc(&p);
+        h[..size_of::<Params>()].copy_from_slice(bytemuck::bytes_of(&p));
+    }
+    if fix_state {
+        let r = STATE_OFFSET..STATE_OFFSET + size_of::<State>();
+        let mut s: State = bytemuck::pod_read_unaligned(&h[r.clone()]);
+        s.state_crc = state_crc(&s);
+        h[r].copy_from_slice(bytemuck::bytes_of(&s));
+    }
+    h
+}
+
+/// The whole file the `sidecar` target loads for `data` (see [`Plan`]).
+pub fn sidecar_image(data: &[u8]) -> Vec<u8> {
+    match plan(data) {
+        Plan::Raw(v) => v,
+        Plan::Patched { writes, truncate, fix_params, fix_state } => {
+            let mut file = seed().to_vec();
+            for &(at, b) in &writes {
+                file[at] = b;
+            }
+            file[..1024].copy_from_slice(&patched_head(&writes, fix_params, fix_state));
+            file.truncate(truncate.unwrap_or(file.len()));
+            file
+        }
+    }
+}
+
+/// This thread's copy of the seed: an unlinked file (nothing is left behind, whatever way the
+/// process ends) reached through `/proc/self/fd`. Patches are written in place and undone
+/// after each run, so a run costs a few writes instead of a megabyte.
+fn with_seed_file<T>(f: impl FnOnce(&std::fs::File, &std::path::Path) -> T) -> T {
+    use std::os::unix::io::AsRawFd;
+    thread_local! {
+        static FILE: std::fs::File = {
+            let p = scratch_path();
+            std::fs::write(&p, seed()).expect("write scratch sidecar");
+            let f = std::fs::OpenOptions::new().read(true).write(true).open(&p).expect("open scratch sidecar");
+            let _ = std::fs::remove_file(&p);
+            f
         };
-        file[at] = r[4];
     }
-    if flags & 8 != 0 {
-        file.truncate(len * (flags >> 4) as usize / 16);
-    }
-    if file.len() >= STATE_OFFSET + size_of::<State>() {
-        if flags & 1 != 0 {
-            let mut p: Params = bytemuck::pod_read_unaligned(&file[..size_of::<Params>()]);
-            p.params_crc = params_crc(&p);
-            file[..size_of::<Params>()].copy_from_slice(bytemuck::bytes_of(&p));
-        }
-        if flags & 2 != 0 {
-            let mut s: State = bytemuck::pod_read_unaligned(&file[STATE_OFFSET..STATE_OFFSET + size_of::<State>()]);
-            s.state_crc = state_crc(&s);
-            file[STATE_OFFSET..STATE_OFFSET + size_of::<State>()].copy_from_slice(bytemuck::bytes_of(&s));
-        }
-    }
-    file
+    FILE.with(|file| f(file, &PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))))
+}
+
+/// True when this thread's scratch copy of the seed is the seed again (every patch undone):
+/// the corpus replay checks it, since a leftover patch would change what later inputs mean.
+pub fn seed_file_is_pristine() -> bool {
+    with_seed_file(|_, path| std::fs::read(path).map(|b| b == seed()).unwrap_or(false))
 }
 
 /// The sidecar loader: the bytes of [`sidecar_image`] as the index's sidecar file. Opening it
 /// must either fail with an error whose answer is "rebuild from the log", or give a sidecar
 /// on which everything a scan, stats and prewarm do stays inside what was mapped.
 pub fn sidecar(data: &[u8]) {
-    let image = sidecar_image(data);
-    let tmp = TempFile(scratch_path());
-    std::fs::write(&tmp.0, &image).expect("write scratch sidecar");
-    let sc = match Sidecar::open(&tmp.0, SEED_ID) {
+    use std::os::unix::fs::FileExt;
+    match plan(data) {
+        Plan::Raw(bytes) => {
+            let tmp = TempFile(scratch_path());
+            std::fs::write(&tmp.0, &bytes).expect("write scratch sidecar");
+            load_and_walk(&tmp.0);
+        }
+        Plan::Patched { writes, truncate, fix_params, fix_state } => with_seed_file(|file, path| {
+            for &(at, b) in &writes {
+                file.write_all_at(&[b], at as u64).unwrap();
+            }
+            file.write_all_at(&patched_head(&writes, fix_params, fix_state), 0).unwrap();
+            if let Some(n) = truncate {
+                file.set_len(n as u64).unwrap();
+            }
+            // Undo, also when an assertion unwinds (the corpus replay catches panics).
+            struct Restore<'a>(&'a std::fs::File, &'a [(usize, u8)], Option<usize>);
+            impl Drop for Restore<'_> {
+                fn drop(&mut self) {
+                    let seed = seed();
+                    if let Some(n) = self.2 {
+                        self.0.set_len(seed.len() as u64).unwrap();
+                        self.0.write_all_at(&seed[n..], n as u64).unwrap();
+                    }
+                    for &(at, _) in self.1 {
+                        self.0.write_all_at(&seed[at..at + 1], at as u64).unwrap();
+                    }
+                    self.0.write_all_at(&seed[..1024], 0).unwrap();
+                }
+            }
+            let _restore = Restore(file, &writes, truncate);
+            load_and_walk(path);
+        }),
+    }
+}
+
+fn load_and_walk(path: &std::path::Path) {
+    let sc = match Sidecar::open(path, SEED_ID) {
         Ok(sc) => sc,
         Err(e) => {
             assert!(e.needs_rebuild(), "loader gave a non-rebuild error: {e}");

@@ -51,6 +51,7 @@ fn reloptions_corpus() {
 #[test]
 fn sidecar_corpus() {
     replay("sidecar", fuzz::sidecar);
+    assert!(fuzz::seed_file_is_pristine(), "a sidecar input left its patch behind");
 }
 
 /// The seed sidecar itself loads and searches; a few hand-made corruptions are rejected
@@ -72,6 +73,7 @@ fn sidecar_seed_and_hand_made_corruptions() {
     // a layer-0 neighbour list and node infos overwritten anywhere in the first chunk.
     let junk: Vec<(u32, u8)> = (0..400u32).map(|i| ((2 << 30) | (45_000 + i * 97), (i * 31) as u8)).collect();
     fuzz::sidecar(&patched(0, &junk));
+    assert!(fuzz::seed_file_is_pristine(), "patches and truncations are undone after each run");
 }
 
 /// A `sidecar` target input: `flags`, then one 5-byte record per (position, byte).
