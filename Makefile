@@ -6,9 +6,11 @@ export PGBIN ?= $(shell $(PG_CONFIG) --bindir)
 export VECMAP_PORT ?= 55432
 PGRX_DATA ?= /tmp/vecmap-pgrx-test
 PY := .venv/bin/python
+# bash: the fuzz recipe reads PIPESTATUS.
+SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup install demo test test-engine test-pgrx test-sql test-python test-durability cluster-start cluster-stop bench clean
+.PHONY: setup install demo test test-engine test-pgrx test-sql test-python test-durability test-soak fuzz fuzz-merge cluster-start cluster-stop bench clean
 
 setup:
 	@scripts/setup.sh
@@ -30,10 +32,13 @@ test: setup test-engine
 	@status=0; \
 	$(MAKE) --no-print-directory test-sql || status=1; \
 	$(MAKE) --no-print-directory test-python || status=1; \
+	$(MAKE) --no-print-directory test-soak || status=1; \
 	scripts/cluster.sh stop; \
 	$(MAKE) --no-print-directory test-durability || status=1; \
 	exit $$status
 
+# Includes tests/fuzz_corpus.rs: every committed fuzz input (fuzz/corpus, fuzz/regressions)
+# replayed through the fuzz targets' entry points, without cargo-fuzz.
 test-engine:
 	cargo test -p vecmap-engine --release
 
@@ -47,12 +52,45 @@ test-pgrx:
 test-sql:
 	scripts/regress.sh
 
+# Includes the hostile-input, limit and privilege tests (test_hostile.py). The soak runs on its
+# own, last: the page cache it leaves dirty made test_tuning's eviction check flaky.
 test-python:
-	PYTHONPATH=tools $(PY) -m pytest -q tests/python
+	PYTHONPATH=tools $(PY) -m pytest -q tests/python --ignore=tests/python/test_soak.py
+
+# Concurrency soak against the running cluster, VECMAP_SOAK_SECONDS long (120 by default;
+# e.g. make test VECMAP_SOAK_SECONDS=3600).
+test-soak:
+	PYTHONPATH=tools $(PY) -m pytest -q -s tests/python/test_soak.py
 
 # Crash, replica, backup, vacuum, lifecycle and corruption tests; each starts its own servers.
 test-durability:
 	PYTHONPATH=tools $(PY) -m pytest -q tests/durability
+
+# libFuzzer (cargo-fuzz) over the text parser, binary recv, typmod input, reloptions and the
+# sidecar loader, FUZZ_SECONDS per target. The only toolchain is stable, so RUSTC_BOOTSTRAP=1
+# lets cargo-fuzz pass its nightly flags. New inputs go to fuzz/target/new-corpus (the committed
+# corpora stay small: `make fuzz-merge` minimises them in). A crash stops with its input in
+# fuzz/artifacts/<target>/: fix it and copy the input to fuzz/regressions/<target>/, which
+# make test replays.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := vector_text vector_recv typmod reloptions sidecar
+FUZZ_ENV := RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(CURDIR)/fuzz/target
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/target/new-corpus/$$t fuzz/regressions/$$t && \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)" && \
+	  $(FUZZ_ENV) cargo fuzz run -O $$t fuzz/target/new-corpus/$$t fuzz/corpus/$$t fuzz/regressions/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -print_final_stats=1 2>&1 | \
+	    grep -E "^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|thread .* panicked)|artifact" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+# Folds the inputs `make fuzz` found into the committed corpora, minimised (libFuzzer -merge).
+fuzz-merge:
+	@for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_ENV) cargo fuzz run -O $$t fuzz/corpus/$$t fuzz/target/new-corpus/$$t -- -merge=1 -max_len=70000 2>&1 | grep -E "MERGE-OUTER: [0-9]+ new files" ; \
+	done
 
 cluster-start:
 	@scripts/cluster.sh start

@@ -137,6 +137,27 @@ fn relation_needs_wal(rel: pg_sys::Relation) -> bool {
     }
 }
 
+/// Says so (NOTICE) when the sidecar a build is about to fill is larger than
+/// maintenance_work_mem. The graph and vectors live in the memory-mapped file, not in backend
+/// memory, so the build still runs (its own allocations stay within maintenance_work_mem plus
+/// a few bytes per row); the user learns that it will lean on the OS page cache.
+fn notice_if_over_maintenance_work_mem(index: pg_sys::Relation, meta: &Meta) {
+    let geo = vecmap_engine::sidecar::format::Geometry::new(meta.dims as usize, meta.m as usize);
+    let bytes = geo.file_bytes_for(meta.entries);
+    // SAFETY: reading an int GUC (kB) on the main thread.
+    let budget = unsafe { pg_sys::maintenance_work_mem } as u64 * 1024;
+    if bytes > budget {
+        // SAFETY: open relation.
+        let name = unsafe { pages::relname(index) };
+        ereport!(
+            NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!("vecmap index \"{name}\": graph and vectors ({} MB) exceed maintenance_work_mem ({} MB)", bytes >> 20, budget >> 20),
+            "They are built in the memory-mapped sidecar file, not in backend memory: a build larger than free RAM pages through the OS page cache and runs slower."
+        );
+    }
+}
+
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relation, info: *mut pg_sys::IndexInfo) -> *mut pg_sys::IndexBuildResult {
     let started = std::time::Instant::now();
@@ -166,8 +187,9 @@ pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::R
         if meta.dims > 0 {
             pg_sys::pgstat_progress_update_param(pg_sys::PROGRESS_CREATEIDX_SUBPHASE as i32, PHASE_GRAPH);
             pg_sys::pgstat_progress_update_param(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL as i32, meta.entries as i64);
+            notice_if_over_maintenance_work_mem(index, &meta);
             let path = sidecar::sidecar_path(index);
-            let _ = std::fs::create_dir_all(sidecar::sidecar_dir());
+            let _ = sidecar::create_sidecar_dir();
             let _lock = match vecmap_engine::sidecar::WriterLock::lock_blocking(&path) {
                 Ok(l) => l,
                 Err(e) => sidecar::raise(index, e),

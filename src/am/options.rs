@@ -2,10 +2,8 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
-
-
-pub const DEFAULT_M: i32 = 16;
-pub const DEFAULT_EF_CONSTRUCTION: i32 = 64;
+use vecmap_engine::options as eopts;
+pub use vecmap_engine::options::{DEFAULT_EF_CONSTRUCTION, DEFAULT_M};
 
 /// `vecmap.ef_search`: beam width at layer 0 (like pgvector's `hnsw.ef_search`).
 pub static EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
@@ -59,8 +57,8 @@ pub fn init() {
     // SAFETY: called once from _PG_init on the main thread.
     unsafe {
         RELOPT_KIND = pg_sys::add_reloption_kind();
-        pg_sys::add_int_reloption(RELOPT_KIND, c"m".as_ptr(), c"Max number of connections per node (layer 0 keeps 2·m)".as_ptr(), DEFAULT_M, 2, 100, pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE);
-        pg_sys::add_int_reloption(RELOPT_KIND, c"ef_construction".as_ptr(), c"Size of the dynamic candidate list for construction".as_ptr(), DEFAULT_EF_CONSTRUCTION, 4, 1000, pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE);
+        pg_sys::add_int_reloption(RELOPT_KIND, c"m".as_ptr(), c"Max number of connections per node (layer 0 keeps 2·m)".as_ptr(), DEFAULT_M, *eopts::M_RANGE.start(), *eopts::M_RANGE.end(), pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE);
+        pg_sys::add_int_reloption(RELOPT_KIND, c"ef_construction".as_ptr(), c"Size of the dynamic candidate list for construction".as_ptr(), DEFAULT_EF_CONSTRUCTION, *eopts::EF_CONSTRUCTION_RANGE.start(), *eopts::EF_CONSTRUCTION_RANGE.end(), pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE);
     }
 }
 
@@ -76,8 +74,9 @@ pub unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: b
     if validate && !opts.is_null() {
         // SAFETY: build_reloptions returned an Options-shaped allocation.
         let o = unsafe { &*(opts as *const Options) };
-        if o.ef_construction < 2 * o.m {
-            ereport!(ERROR, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "ef_construction must be greater than or equal to 2 * m");
+        // Postgres checked each range already; the engine's check adds ef_construction ≥ 2·m.
+        if let Err(e) = eopts::validate(o.m, o.ef_construction) {
+            ereport!(ERROR, PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e.to_string());
         }
     }
     opts as *mut pg_sys::bytea

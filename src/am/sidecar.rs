@@ -22,14 +22,38 @@ use vecmap_engine::{Error, Metric};
 pub const APPLY_BATCH: u64 = 128;
 /// A scan applies the tail itself (if it can take the lock) past this many entries.
 pub const SCAN_APPLY: u64 = 1024;
-/// Vectors sampled to fit the quantizer.
+/// Most vectors sampled to fit the quantizer.
 const QUANT_SAMPLE: usize = 50_000;
+/// Fewest vectors sampled, whatever maintenance_work_mem says (≤ 64 MB at 16,000 dims).
+const QUANT_SAMPLE_MIN: usize = 1_000;
 
-/// Sidecar directory: `$PGDATA/vecmap` (outside `base/`, see PGRX-NOTES.md).
+/// Rows of `dims` f32 the quantizer sample may hold: at most `maintenance_work_mem` bytes, so a
+/// build of high-dimensional vectors does not hold gigabytes of samples (50,000 × 16,000 dims
+/// would be 3.2 GB), but never fewer than QUANT_SAMPLE_MIN rows.
+pub fn quant_sample_rows(dims: usize) -> usize {
+    // SAFETY: reading an int GUC on the main thread.
+    let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
+    (budget / (4 * dims.max(1))).clamp(QUANT_SAMPLE_MIN, QUANT_SAMPLE)
+}
+
+/// Sidecar directory: `$PGDATA/vecmap` (outside `base/`, see PGRX-NOTES.md), as a path relative
+/// to the data directory, which is every backend's working directory. Like Postgres' own
+/// `base/…` paths, it is what error messages show, so they never reveal where the data
+/// directory lives (issue #9); superusers see the absolute path in `vecmap_index_stats`.
 pub fn sidecar_dir() -> PathBuf {
+    PathBuf::from("vecmap")
+}
+
+/// The data directory (absolute), for the few places that show it to superusers.
+pub fn data_dir() -> PathBuf {
     // SAFETY: DataDir is set for the life of every backend.
-    let dd = unsafe { std::ffi::CStr::from_ptr(pg_sys::DataDir) }.to_string_lossy().into_owned();
-    PathBuf::from(dd).join("vecmap")
+    PathBuf::from(unsafe { std::ffi::CStr::from_ptr(pg_sys::DataDir) }.to_string_lossy().into_owned())
+}
+
+/// Creates the sidecar directory if missing, owner-only (0700) like the data directory.
+pub fn create_sidecar_dir() -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(sidecar_dir())
 }
 
 /// `$PGDATA/vecmap/<spc>_<db>_<relfilenode>.vmap`
@@ -174,8 +198,14 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
     let mut sample: Vec<f32> = Vec::new();
     let mut buf = Vec::with_capacity(dims);
     let mut pending_tids: Vec<([u16; 3], bool)> = Vec::new();
+    let sample_rows = quant_sample_rows(dims);
     while let Some(e) = reader.next() {
         entries += 1;
+        // Reading a long log (a rebuild of millions of rows) stays cancellable; an ERROR here
+        // publishes nothing, and a rebuild's temporary file is removed as the stack unwinds.
+        if entries % 4096 == 0 {
+            check_for_interrupts!();
+        }
         match e {
             Entry::Insert { tid, vector } => {
                 if vector.len() != dims {
@@ -189,7 +219,7 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
                 }
                 sc.reserve(next as u64 + 1, 0)?;
                 sc.write_vector(next, tid, &buf);
-                if sc.quantizer().is_none() && sample.len() < QUANT_SAMPLE * dims && ok {
+                if sc.quantizer().is_none() && sample.len() < sample_rows * dims && ok {
                     sample.extend_from_slice(&buf);
                 }
                 pending_tids.push((tid, ok));
@@ -242,7 +272,7 @@ pub fn rebuild(index: pg_sys::Relation, meta: &Meta, progress: &mut dyn Progress
     // SAFETY: open relation.
     let path = unsafe { sidecar_path(index) };
     let dir = sidecar_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    create_sidecar_dir().map_err(|e| Error::io(&dir, e))?;
     let tmp = path.with_extension(format!("vmap.tmp{}", std::process::id()));
     let guard = RemoveOnDrop(Some(tmp.clone()));
     let mut sc = Sidecar::create(&tmp, identity(meta))?;
@@ -290,7 +320,7 @@ pub unsafe fn catch_up(index: pg_sys::Relation, meta: &Meta, wait: bool, progres
     // SAFETY: open relation.
     let path = unsafe { sidecar_path(index) };
     let dir = sidecar_dir();
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = create_sidecar_dir() {
         raise(index, Error::io(&dir, e));
     }
     let lock = match if wait { WriterLock::lock_blocking(&path).map(Some) } else { WriterLock::try_lock(&path) } {

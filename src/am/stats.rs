@@ -56,11 +56,9 @@ unsafe fn visible_path(index: pg_sys::Relation) -> String {
     let path = unsafe { sidecar::sidecar_path(index) };
     // SAFETY: plain catalog check.
     if unsafe { pg_sys::superuser() } {
-        return path.display().to_string();
+        return sidecar::data_dir().join(path).display().to_string();
     }
-    let dir = sidecar::sidecar_dir();
-    let base = dir.parent().map(|p| p.to_path_buf()).unwrap_or_default();
-    path.strip_prefix(&base).map(|p| p.display().to_string()).unwrap_or_else(|_| path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
+    path.display().to_string()
 }
 
 fn metric_name(m: u32) -> &'static str {

@@ -3,9 +3,9 @@
 use crate::fmgr::arg;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-
-/// Largest dimension count of a `vector` (pgvector's VECTOR_MAX_DIM).
-pub const VECTOR_MAX_DIM: usize = 16000;
+use std::ffi::CStr;
+use vecmap_engine::textio::vector as textio;
+pub use vecmap_engine::textio::vector::{VectorError, VECTOR_MAX_DIM};
 
 #[repr(C)]
 pub struct VectorHeader {
@@ -80,29 +80,46 @@ pub fn vector_datum(values: &[f32]) -> pg_sys::Datum {
     d
 }
 
+/// Raises pgvector's ERROR (message and SQLSTATE) for a rejected `vector` input; `lit` is
+/// the text literal, quoted in syntax errors.
+pub fn raise_vector_error(e: VectorError, lit: Option<&CStr>) -> ! {
+    use PgSqlErrorCode::*;
+    let (code, msg) = match e {
+        VectorError::Syntax { detail } => {
+            let lit = lit.map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+            let msg = format!("invalid input syntax for type vector: \"{lit}\"");
+            match detail {
+                Some(d) => {
+                    ereport!(ERROR, ERRCODE_INVALID_TEXT_REPRESENTATION, msg, d);
+                }
+                None => {
+                    ereport!(ERROR, ERRCODE_INVALID_TEXT_REPRESENTATION, msg);
+                }
+            }
+        }
+        VectorError::OutOfRange { number } => (ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, format!("\"{number}\" is out of range for type vector")),
+        VectorError::NoDimensions => (ERRCODE_DATA_EXCEPTION, "vector must have at least 1 dimension".into()),
+        VectorError::TooManyDimensions => (ERRCODE_PROGRAM_LIMIT_EXCEEDED, format!("vector cannot have more than {VECTOR_MAX_DIM} dimensions")),
+        VectorError::NaN => (ERRCODE_DATA_EXCEPTION, "NaN not allowed in vector".into()),
+        VectorError::Infinite => (ERRCODE_DATA_EXCEPTION, "infinite value not allowed in vector".into()),
+        VectorError::DimensionMismatch { expected, found } => (ERRCODE_DATA_EXCEPTION, format!("expected {expected} dimensions, not {found}")),
+        VectorError::UnusedNotZero(n) => (ERRCODE_DATA_EXCEPTION, format!("expected unused to be 0, not {n}")),
+        VectorError::ShortMessage => (ERRCODE_PROTOCOL_VIOLATION, "insufficient data left in message".into()),
+        VectorError::InvalidTypmod => (ERRCODE_INVALID_PARAMETER_VALUE, "invalid type modifier".into()),
+        VectorError::TypmodTooSmall => (ERRCODE_INVALID_PARAMETER_VALUE, "dimensions for type vector must be at least 1".into()),
+        VectorError::TypmodTooLarge => (ERRCODE_INVALID_PARAMETER_VALUE, format!("dimensions for type vector cannot exceed {VECTOR_MAX_DIM}")),
+    };
+    ereport!(ERROR, code, msg);
+}
+
 /// ERROR unless 1 ≤ dim ≤ VECTOR_MAX_DIM (pgvector's messages).
 pub fn check_dim(dim: usize) {
-    if dim < 1 {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "vector must have at least 1 dimension");
-    }
-    if dim > VECTOR_MAX_DIM {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-            format!("vector cannot have more than {VECTOR_MAX_DIM} dimensions")
-        );
-    }
+    textio::check_dim(dim).unwrap_or_else(|e| raise_vector_error(e, None));
 }
 
 /// ERROR when a typmod is set and differs from `dim`: "expected 3 dimensions, not 2".
 pub fn check_expected_dim(typmod: i32, dim: usize) {
-    if typmod != -1 && typmod as i64 != dim as i64 {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_DATA_EXCEPTION,
-            format!("expected {typmod} dimensions, not {dim}")
-        );
-    }
+    textio::check_expected_dim(typmod, dim).unwrap_or_else(|e| raise_vector_error(e, None));
 }
 
 /// ERROR unless both operands have the same dimension: "different vector dimensions 3 and 2".
@@ -118,12 +135,7 @@ pub fn check_same_dims(a: &VectorRef, b: &VectorRef) {
 
 /// ERROR on NaN or ±Infinity elements.
 pub fn check_element(v: f32) {
-    if v.is_nan() {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "NaN not allowed in vector");
-    }
-    if v.is_infinite() {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, "infinite value not allowed in vector");
-    }
+    textio::check_element(v).unwrap_or_else(|e| raise_vector_error(e, None));
 }
 
 /// Postgres' float overflow ERROR: 22003 "value out of range: overflow".

@@ -7,19 +7,6 @@ use pgrx::prelude::*;
 
 pg_function_info_v1!(vector_recv, vector_send);
 
-/// Reads `N` bytes at the message cursor, with pq_getmsgbytes' error when short.
-fn take<const N: usize>(buf: &mut pg_sys::StringInfoData) -> [u8; N] {
-    let (cursor, len) = (buf.cursor as usize, buf.len as usize);
-    if cursor + N > len {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_PROTOCOL_VIOLATION, "insufficient data left in message");
-    }
-    let mut out = [0u8; N];
-    // SAFETY: `data` holds `len` bytes and cursor + N ≤ len.
-    unsafe { std::ptr::copy_nonoverlapping((buf.data as *const u8).add(cursor), out.as_mut_ptr(), N) };
-    buf.cursor += N as i32;
-    out
-}
-
 /// `vector_recv(internal, oid, int4) → vector`. Errors like pgvector: dims out of range,
 /// typmod mismatch, "expected unused to be 0, not N", NaN/Inf elements, short message.
 #[export_name = "vecmap_vector_recv"]
@@ -29,20 +16,16 @@ pub unsafe extern "C-unwind" fn vector_recv(fcinfo: pg_sys::FunctionCallInfo) ->
     let buf = unsafe { &mut *arg(fcinfo, 0).cast_mut_ptr::<pg_sys::StringInfoData>() };
     // SAFETY: STRICT; arg 2 is the typmod.
     let typmod = unsafe { arg(fcinfo, 2).value() as i32 };
-    // Both header fields are read as unsigned 16-bit, like pq_getmsgint(buf, 2).
-    let dim = u16::from_be_bytes(take(buf)) as usize;
-    let unused = u16::from_be_bytes(take(buf));
-    check_dim(dim);
-    check_expected_dim(typmod, dim);
-    if unused != 0 {
-        ereport!(ERROR, PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("expected unused to be 0, not {unused}"));
+    // SAFETY: `data` holds `len` bytes, of which `cursor` are consumed (0 ≤ cursor ≤ len).
+    let msg = unsafe { std::slice::from_raw_parts((buf.data as *const u8).add(buf.cursor as usize), (buf.len - buf.cursor) as usize) };
+    // Parsing and its checks live in the engine (pgrx-free, fuzzed); errors are pgvector's.
+    match vecmap_engine::textio::vector::parse_binary(msg, typmod) {
+        Ok((values, used)) => {
+            buf.cursor += used as i32;
+            vector_datum(&values)
+        }
+        Err(e) => raise_vector_error(e, None),
     }
-    let (datum, x) = new_vector(dim);
-    for v in x.iter_mut() {
-        *v = f32::from_be_bytes(take(buf));
-        check_element(*v);
-    }
-    datum
 }
 
 /// `vector_send(vector) → bytea`

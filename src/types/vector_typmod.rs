@@ -19,16 +19,7 @@ pub unsafe extern "C-unwind" fn vector_typmod_in(fcinfo: pg_sys::FunctionCallInf
         let p = pg_sys::ArrayGetIntegerTypmods(arr, &mut n);
         std::slice::from_raw_parts(p, n as usize)
     };
-    let code = PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE;
-    let &[dim] = mods else {
-        ereport!(ERROR, code, "invalid type modifier");
-    };
-    if dim < 1 {
-        ereport!(ERROR, code, "dimensions for type vector must be at least 1");
-    }
-    if dim > VECTOR_MAX_DIM as i32 {
-        ereport!(ERROR, code, format!("dimensions for type vector cannot exceed {VECTOR_MAX_DIM}"));
-    }
+    let dim = vecmap_engine::textio::vector::parse_typmod(mods).unwrap_or_else(|e| raise_vector_error(e, None));
     pg_sys::Datum::from(dim)
 }
 

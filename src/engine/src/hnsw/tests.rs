@@ -242,3 +242,43 @@ fn skipped_nodes_are_never_linked() {
     let mut s = Searcher::new(&sc, q, &mut scratch).unwrap();
     assert_eq!(s.next_batch(&sc, &mut scratch, SearchParams { ef: 20 })[0].id, 1);
 }
+
+/// A writer whose batch failed half-way (cancel, disk full) keeps its handle in the backend's
+/// cache: after `refresh` its view must be the published one again, or its next batch would
+/// publish a state that claims more nodes than chunks (or nodes without a quantizer), and
+/// every reader would then see a "corrupt" file and rebuild it.
+#[test]
+fn failed_batch_leaves_a_reusable_handle() {
+    let dims = 16;
+    let data = clustered(300, dims, 4, 11);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    let id = Identity { build_id: 42, dims: dims as u32, metric: Metric::L2, m: 8, ef_construction: 32 };
+    let mut w = Sidecar::create(&path, id).unwrap();
+    w.publish().unwrap();
+    // The failed first batch: chunks reserved, vectors written and a quantizer set, then an
+    // error before publish.
+    let first = w.geometry().node_chunks.size(0) as u32;
+    let n = first + 50;
+    w.reserve(n as u64, 0).unwrap();
+    for i in 0..n {
+        w.write_vector(i, [0, 0, i as u16], &data[(i as usize % 300) * dims..][..dims]);
+    }
+    w.set_quantizer(Quantizer::fit(&data, dims));
+    // The same handle, reused: refresh, then a batch that succeeds.
+    assert!(w.refresh().unwrap());
+    assert_eq!(w.node_count(), 0);
+    assert!(w.quantizer().is_none(), "an unpublished quantizer must be forgotten");
+    w.reserve(n as u64, 0).unwrap();
+    for i in 0..n {
+        w.write_vector(i, [0, 0, i as u16], &data[(i as usize % 300) * dims..][..dims]);
+    }
+    w.set_quantizer(Quantizer::fit(&data, dims));
+    add_nodes(&mut w, 0, n, None, &AtomicU64::new(0), &AtomicBool::new(false)).unwrap();
+    w.publish().unwrap();
+    let r = Sidecar::open(&path, id).expect("published after a failed batch: still valid");
+    assert_eq!(r.node_count(), n);
+    let mut scratch = Scratch::default();
+    let mut s = Searcher::new(&r, &data[..dims], &mut scratch).unwrap();
+    assert!(!s.next_batch(&r, &mut scratch, SearchParams { ef: 10 }).is_empty());
+}

@@ -100,6 +100,9 @@ impl Sidecar {
         if id.dims == 0 || id.dims > MAX_DIMS {
             return Err(Error::Invalid(format!("dimensions must be between 1 and {MAX_DIMS}")));
         }
+        if !crate::options::M_RANGE.contains(&(id.m as i32)) {
+            return Err(Error::Invalid(format!("m must be between {} and {}", crate::options::M_RANGE.start(), crate::options::M_RANGE.end())));
+        }
         let geo = Geometry::new(id.dims as usize, id.m as usize);
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).mode(0o600).open(path).map_err(|e| Error::io(path, e))?;
         let head_len = HEADER_SIZE + geo.centre_bytes();
@@ -172,6 +175,10 @@ impl Sidecar {
         let metric = Metric::from_u32(params.metric).ok_or_else(|| Error::corrupt(path, "unknown metric"))?;
         if params.build_id != expect.build_id || params.dims != expect.dims || metric != expect.metric || params.m != expect.m {
             return Err(Error::corrupt(path, "belongs to another index build"));
+        }
+        // Geometry::new divides by the row sizes: never feed it values no index can have.
+        if params.dims == 0 || params.dims > MAX_DIMS || !crate::options::M_RANGE.contains(&(params.m as i32)) {
+            return Err(Error::corrupt(path, "dimensions or m out of range"));
         }
         let geo = Geometry::new(params.dims as usize, params.m as usize);
         if geo != Geometry::from_params(&params) {
@@ -312,6 +319,15 @@ impl Sidecar {
         if st.deleted > st.node_count {
             return bad("more deleted nodes than nodes");
         }
+        // A writer whose batch failed before publishing (cancel, disk full) may hold chunks and a
+        // quantizer the shared state does not record. Forget them, so this handle describes the
+        // published file exactly and its next batch re-reserves from the published length.
+        if st.quantized == 0 {
+            self.quant = None;
+        }
+        self.nodes.truncate(st.node_chunks as usize);
+        self.node_layout.truncate(st.node_chunks as usize);
+        self.uppers.truncate(st.upper_chunks as usize);
         if st.quantized != 0 && self.quant.is_none() {
             if !(st.scale > 0.0 && st.scale.is_finite()) {
                 return bad("bad quantizer scale");

@@ -240,6 +240,18 @@ impl Geometry {
     pub fn centre_bytes(&self) -> usize {
         round_up(4 * self.dims, 4096)
     }
+
+    /// Bytes of a sidecar holding `nodes` nodes: header, centre and the node chunks that hold
+    /// them (upper-layer lists, about 1/m of the nodes, not counted). What a build maps.
+    pub fn file_bytes_for(&self, nodes: u64) -> u64 {
+        let mut bytes = (HEADER_SIZE + self.centre_bytes()) as u64;
+        let mut k = 0;
+        while self.node_chunks.start(k) < nodes && k < MAX_CHUNKS {
+            bytes += self.node_chunk_layout(self.node_chunks.size(k) as usize).bytes as u64;
+            k += 1;
+        }
+        bytes
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -296,6 +308,19 @@ mod tests {
         assert_eq!(r.size(1), 64);
         assert_eq!(r.size(2), 128);
         assert_eq!(r.size(9), 1024);
+    }
+
+    #[test]
+    fn file_bytes_grow_with_nodes() {
+        let g = Geometry::new(384, 16);
+        let empty = g.file_bytes_for(0);
+        assert_eq!(empty, (HEADER_SIZE + g.centre_bytes()) as u64);
+        let one = g.file_bytes_for(1);
+        assert!(one > empty);
+        assert_eq!(g.file_bytes_for(g.node_chunks.size(0)), one);
+        let million = g.file_bytes_for(1_000_000);
+        // ≥ the rows themselves: int8 + layer-0 list + info + f32 per node.
+        assert!(million >= 1_000_000 * (g.i8_stride + g.l0_stride + INFO_SIZE + g.f32_stride) as u64);
     }
 
     #[test]
