@@ -82,7 +82,7 @@ def test_no_function_takes_a_path_or_runs_as_definer(db):
         assert not any(w in a.lower() for a in argnames for w in ("path", "file", "dir", "location")), (name, argnames)
         # Strings reach the extension only as type input (the literal, the typmod list).
         if any(t in ("text", "cstring", "cstring[]", "character varying", "bytea") for t in argtypes):
-            assert name in ("vector_in", "vector_typmod_in"), (name, argtypes)
+            assert name in {f"{t}_{f}" for t in ("vector", "halfvec", "sparsevec") for f in ("in", "typmod_in")}, (name, argtypes)
 
 
 def test_sidecar_files_are_owner_only_inside_the_data_directory(db, owned):
