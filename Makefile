@@ -103,7 +103,7 @@ cluster-stop:
 bench: install
 	$(PY) -m pip install -q -r tools/requirements-bench.txt
 	@scripts/cluster.sh start
-	PYTHONPATH=tools $(PY) -m vecmap_tools.bench $(BENCH_ARGS)
+	PYTHONPATH=tools $(PY) -m vecmap_tools.bench --port $(VECMAP_PORT) $(BENCH_ARGS)
 
 clean:
 	cargo clean
