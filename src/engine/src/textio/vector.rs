@@ -1,6 +1,7 @@
 //! `vector` input: pgvector's text form `[1,2,3]`, its binary form (int16 dim, int16 unused,
 //! big-endian float4s) and the `vector(n)` type modifier, with pgvector's checks in its order.
-use std::ffi::{c_char, CStr};
+use super::scan::{Reader, Scanner};
+use std::ffi::CStr;
 
 /// Largest dimension count of a `vector` (pgvector's VECTOR_MAX_DIM).
 pub const VECTOR_MAX_DIM: usize = 16000;
@@ -35,28 +36,6 @@ pub enum VectorError {
     TypmodTooLarge,
 }
 
-/// Postgres' scanner whitespace (space, \t, \n, \r, \v, \f), as pgvector skips it.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
-/// Parses one float with C `strtof` (what float4in and pgvector use) at the start of `s`:
-/// returns (value, bytes consumed, overflowed to ±Inf).
-fn strtof(s: &CStr) -> (f32, usize, bool) {
-    let p = s.as_ptr();
-    let mut end = p as *mut c_char;
-    // Postgres runs with LC_NUMERIC=C (and a Rust process never calls setlocale), so '.' is the
-    // decimal separator, as float4in assumes.
-    // SAFETY: `p` is NUL-terminated; strtof reads no further than the NUL and sets `end` to a
-    // position within [p, NUL].
-    unsafe {
-        *libc::__errno_location() = 0;
-        let v = libc::strtof(p, &mut end);
-        let erange = *libc::__errno_location() == libc::ERANGE;
-        (v, end.offset_from(p) as usize, erange && v.is_infinite())
-    }
-}
-
 /// ERROR unless 1 ≤ dim ≤ VECTOR_MAX_DIM.
 pub fn check_dim(dim: usize) -> Result<(), VectorError> {
     match dim {
@@ -89,22 +68,15 @@ pub fn check_element(v: f32) -> Result<(), VectorError> {
 /// numbers) and checks it against `typmod` (-1: any dimension). Work and memory are linear in
 /// the literal's length, and at most VECTOR_MAX_DIM elements are kept.
 pub fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<f32>, VectorError> {
-    // The trailing NUL is a sentinel: every index below stops at it, so none runs past the end.
-    let s = lit.to_bytes_with_nul();
+    let mut sc = Scanner::new(lit.to_bytes());
     let syntax = |detail| Err(VectorError::Syntax { detail });
-    let mut i = 0;
-    let skip_space = |i: &mut usize| {
-        while is_space(s[*i]) {
-            *i += 1;
-        }
-    };
-    skip_space(&mut i);
-    if s[i] != b'[' {
+    sc.skip_space();
+    if sc.peek() != b'[' {
         return syntax(Some("Vector contents must start with \"[\"."));
     }
-    i += 1;
-    skip_space(&mut i);
-    if s[i] == b']' {
+    sc.pos += 1;
+    sc.skip_space();
+    if sc.peek() == b']' {
         return Err(VectorError::NoDimensions);
     }
     let mut out = Vec::new();
@@ -112,34 +84,31 @@ pub fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<f32>, VectorError> {
         if out.len() == VECTOR_MAX_DIM {
             return Err(VectorError::TooManyDimensions);
         }
-        skip_space(&mut i);
-        if s[i] == 0 {
+        sc.skip_space();
+        if sc.peek() == 0 {
             return syntax(None);
         }
-        // `s[i..]` still ends with the NUL, so it is a valid C string.
-        let rest = CStr::from_bytes_with_nul(&s[i..]).map_err(|_| VectorError::Syntax { detail: None })?;
-        let (v, used, overflow) = strtof(rest);
+        let (v, used, erange) = sc.strtof();
         if used == 0 {
             return syntax(None);
         }
-        if overflow {
-            return Err(VectorError::OutOfRange { number: String::from_utf8_lossy(&s[i..i + used]).into_owned() });
+        if erange && v.is_infinite() {
+            return Err(VectorError::OutOfRange { number: sc.last(used) });
         }
         check_element(v)?;
         out.push(v);
-        i += used;
-        skip_space(&mut i);
-        match s[i] {
-            b',' => i += 1,
+        sc.skip_space();
+        match sc.peek() {
+            b',' => sc.pos += 1,
             b']' => {
-                i += 1;
+                sc.pos += 1;
                 break;
             }
             _ => return syntax(None),
         }
     }
-    skip_space(&mut i);
-    if s[i] != 0 {
+    sc.skip_space();
+    if sc.peek() != 0 {
         return syntax(Some("Junk after closing right brace."));
     }
     check_dim(out.len())?;
@@ -147,22 +116,15 @@ pub fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<f32>, VectorError> {
     Ok(out)
 }
 
-/// Reads `N` bytes at `*cursor`, like pq_getmsgbytes (ShortMessage when fewer are left).
-fn take<const N: usize>(msg: &[u8], cursor: &mut usize) -> Result<[u8; N], VectorError> {
-    let end = cursor.checked_add(N).ok_or(VectorError::ShortMessage)?;
-    let bytes = msg.get(*cursor..end).ok_or(VectorError::ShortMessage)?;
-    *cursor = end;
-    Ok(bytes.try_into().expect("slice of N bytes"))
-}
-
 /// Parses the binary form at the start of `msg` (as `vector_recv` sees the message): returns the
 /// elements and the bytes consumed. Checks in pgvector's order: header, dimension range, typmod,
 /// unused field, then each element (short message, NaN, Inf).
 pub fn parse_binary(msg: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), VectorError> {
-    let mut cursor = 0;
+    let mut r = Reader::new(msg);
+    let short = |_| VectorError::ShortMessage;
     // Both header fields are read as unsigned 16-bit, like pq_getmsgint(buf, 2).
-    let dim = u16::from_be_bytes(take(msg, &mut cursor)?) as usize;
-    let unused = u16::from_be_bytes(take(msg, &mut cursor)?);
+    let dim = r.u16().map_err(short)? as usize;
+    let unused = r.u16().map_err(short)?;
     check_dim(dim)?;
     check_expected_dim(typmod, dim)?;
     if unused != 0 {
@@ -170,11 +132,11 @@ pub fn parse_binary(msg: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), Vector
     }
     let mut out = Vec::with_capacity(dim);
     for _ in 0..dim {
-        let v = f32::from_be_bytes(take(msg, &mut cursor)?);
+        let v = r.f32().map_err(short)?;
         check_element(v)?;
         out.push(v);
     }
-    Ok((out, cursor))
+    Ok((out, r.pos))
 }
 
 /// Encodes `values` in the binary form (`vector_send`).
