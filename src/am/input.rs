@@ -20,6 +20,7 @@ use vecmap_engine::textio::halfvec as hv;
 
 /// The opclass input type of an index (its `opcintype`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum InputType {
     Vector,
     Halfvec,
@@ -28,7 +29,7 @@ pub enum InputType {
 }
 
 /// Most values one indexed row may have (as for `vector`).
-pub const MAX_DIMS: usize = 16000;
+pub use vecmap_engine::textio::vector::VECTOR_MAX_DIM as MAX_DIMS;
 
 /// ERROR 54000 for a bit string or sparse vector too long to index.
 fn too_long(what: &str, n: usize) -> ! {
@@ -39,12 +40,29 @@ fn too_long(what: &str, n: usize) -> ! {
     );
 }
 
-/// The input type of the index's (single) column, by type name (the extension is relocatable,
-/// so its type OIDs are not fixed).
+/// The input type of the index's (single) column. Looked up once per relcache entry (every
+/// scan and insert asks): kept in `rd_amcache`, which lives in `rd_indexcxt` and is reset when
+/// the entry is invalidated.
 ///
 /// # Safety
 /// `index` must be an open vecmap index relation.
 pub unsafe fn input_type(index: pg_sys::Relation) -> InputType {
+    // SAFETY: open relation (caller); rd_amcache is NULL or the InputType stored below.
+    unsafe {
+        let cached = (*index).rd_amcache as *const InputType;
+        if !cached.is_null() {
+            return *cached;
+        }
+        let t = lookup_input_type(index);
+        let p = pg_sys::MemoryContextAlloc((*index).rd_indexcxt, std::mem::size_of::<InputType>()) as *mut InputType;
+        p.write(t);
+        (*index).rd_amcache = p.cast();
+        t
+    }
+}
+
+/// The input type by type name (the extension is relocatable, so its type OIDs are not fixed).
+unsafe fn lookup_input_type(index: pg_sys::Relation) -> InputType {
     // SAFETY: rd_opcintype has one entry per key column; a vecmap index has one.
     let typ = unsafe { *(*index).rd_opcintype };
     if typ == pg_sys::BITOID || typ == pg_sys::VARBITOID {
