@@ -2,7 +2,8 @@
 # Start/stop a private PostgreSQL 15 cluster run by the `postgres` user (initdb refuses root).
 #   scripts/cluster.sh start|stop|status|psql [args]|env
 # Env: VECMAP_PORT (default 55432), VECMAP_PGDATA (default /tmp/vecmap-pg-$PORT),
-#      VECMAP_INITDB_OPTS (e.g. "-k" for data checksums).
+#      VECMAP_INITDB_OPTS (e.g. "-k" for data checksums),
+#      VECMAP_PG_OPTS (server options for this start, e.g. "-c shared_buffers=128MB").
 set -euo pipefail
 PGBIN=${PGBIN:-$("${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" --bindir)}
 PORT=${VECMAP_PORT:-55432}
@@ -30,7 +31,7 @@ CONF
     fi
     touch "$LOG" && chown postgres:postgres "$LOG"
     if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-      as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
+      as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -o "${VECMAP_PG_OPTS:-}" start >/dev/null
     fi
     echo "PostgreSQL running: psql -h 127.0.0.1 -p $PORT -U postgres  (data $DATA, log $LOG)"
     ;;

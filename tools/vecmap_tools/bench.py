@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from psycopg.rows import dict_row
 from vecmap_data.dataset import cache_root, load_dataset
 from vecmap_data.formats import exact_knn
 
+from . import bench_pressure
 from .bench_load import connect, run_point
 from .bench_report import headline, markdown, plot
 
@@ -40,7 +42,8 @@ SYSTEMS = {  # name: (extension, schema, access method, ef_search setting)
 }
 QUERY = "SELECT id FROM items ORDER BY embedding <=> %b LIMIT 10"
 INDEX = "CREATE INDEX items_embedding_idx ON items USING {am} (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-HELD_OUT_ID = 10_000_000  # ids of inserted rows
+HELD_OUT_ID = 100_000_000  # ids of inserted rows (above any dataset's row ids)
+LOAD_CHUNK = 500_000
 
 
 def log(msg):
@@ -70,6 +73,53 @@ def cpu_busy():
     """(busy, total) jiffies of all cores, from /proc/stat."""
     v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     return sum(v) - v[3] - v[4], sum(v)
+
+
+class PeakMemory:
+    """Samples, every 0.1 s while active, the anonymous and shared-memory RSS (RssAnon + RssShmem
+    of /proc/<pid>/status: what the OOM killer and maintenance_work_mem are about; file-backed
+    pages such as the mapped sidecar are page cache and excluded) summed over the backend and
+    its parallel workers; `peak` is the largest sum seen."""
+
+    def __init__(self, backend_pid):
+        self.pid, self.peak, self.stop = backend_pid, 0, threading.Event()
+        self.ppid = int(open(f"/proc/{backend_pid}/stat").read().rsplit(")", 1)[1].split()[1])
+
+    def _pids(self):
+        out = [self.pid]
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    st = (d / "stat").read_text()
+                    if int(st.rsplit(")", 1)[1].split()[1]) == self.ppid and "parallel worker" in (d / "cmdline").read_text():
+                        out.append(int(d.name))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return out
+
+    def _sample(self):
+        total = 0
+        for pid in self._pids():
+            try:
+                for line in open(f"/proc/{pid}/status"):
+                    if line.startswith(("RssAnon:", "RssShmem:")):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
+        self.peak = max(self.peak, total)
+
+    def _run(self):
+        while not self.stop.wait(0.1):
+            self._sample()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def copy_payload(ids, vecs):
@@ -184,17 +234,26 @@ def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
     res = {}
     conn = connect(dsn, schema)
     conn.add_notice_handler(lambda d: notices.append(f"{name}: {d.severity}: {d.message_primary}"))
-    log(f"{name}: inserts without a vector index")
-    res["inserts"] = {"none": inserts(conn, held)}
+    kept = args.reuse_db and conn.execute("SELECT to_regclass('items_embedding_idx')").fetchone()[0]
+    if not kept:
+        log(f"{name}: inserts without a vector index")
+    res["inserts"] = {"none": None if kept else inserts(conn, held)}
 
     workers = args.nproc - 1  # plus the leader, which also builds: one process per core
     conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
     log(f"{name}: CREATE INDEX USING {am} (max_parallel_maintenance_workers = {workers})")
-    b0, t = cpu_busy(), time.perf_counter()
-    conn.execute(INDEX.format(am=am))
-    secs, b1 = time.perf_counter() - t, cpu_busy()
-    res["build"] = dict(seconds=secs, max_parallel_maintenance_workers=workers,
-                        cores_busy=args.nproc * (b1[0] - b0[0]) / max(b1[1] - b0[1], 1))
+    if kept:  # --reuse-db: the index another run built (its build time is that run's)
+        log(f"{name}: reusing items_embedding_idx (--reuse-db): no build measured, the index is kept")
+        res["build"] = None
+    else:
+        b0, t = cpu_busy(), time.perf_counter()
+        with PeakMemory(conn.info.backend_pid) as mem:
+            conn.execute(INDEX.format(am=am))
+        secs, b1 = time.perf_counter() - t, cpu_busy()
+        res["build"] = dict(seconds=secs, max_parallel_maintenance_workers=workers,
+                            cores_busy=args.nproc * (b1[0] - b0[0]) / max(b1[1] - b0[1], 1),
+                            peak_anon_shmem_bytes=mem.peak,
+                            maintenance_work_mem=conn.execute("SHOW maintenance_work_mem").fetchone()[0])
     segs, sidecar = index_files(conn, datadir, name)
     files = segs + ([sidecar] if sidecar else [])
     rel = conn.execute("SELECT pg_relation_size('items_embedding_idx')").fetchone()[0]
@@ -202,7 +261,8 @@ def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
     res["size"] = dict(relation=rel, sidecar=side, total=rel + (side or 0),
                        sidecar_allocated=sidecar.stat().st_blocks * 512 if sidecar else None,
                        sidecar_path=str(sidecar) if sidecar else None)
-    log(f"{name}: built in {secs:.1f} s, {res['size']['total'] / 2**20:.1f} MB on disk")
+    log(f"{name}: {'built in ' + format(res['build']['seconds'], '.1f') + ' s, ' if res['build'] else ''}"
+        f"{res['size']['total'] / 2**20:.1f} MB on disk")
     res["plans"] = check_plans(conn, queries[0])
     bindir = conn.execute("SELECT setting FROM pg_config WHERE name = 'BINDIR'").fetchone()[0]
     conn.close()
@@ -243,7 +303,8 @@ def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
     log(f"{name}: inserts into the indexed table")
     conn.execute(f"RESET {guc}")
     res["inserts"]["indexed"] = inserts(conn, held, probe=queries[0])
-    conn.execute("DROP INDEX items_embedding_idx")
+    if not kept:
+        conn.execute("DROP INDEX items_embedding_idx")
     conn.close()
     return res
 
@@ -261,6 +322,86 @@ def split(ds, n_queries, insert_rows):
     if gt is not None and len(base) == len(ds.base) and gt.shape[1] >= 10:
         return base, queries, held, gt[:n_queries, :10], "dataset"
     return base, queries, held, exact_knn(base, queries, k=10, metric="cosine")[0], "numpy (exact)"
+
+
+def reusable(admin, db, rows):
+    """Whether `db` holds both tables with `rows` rows and an index on each (for --reuse-db)."""
+    with connect(admin + " dbname=postgres") as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+            return False
+    with connect(f"{admin} dbname={db}") as c:
+        have = c.execute("SELECT n.nspname, c.reltuples::bigint, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid "
+                         "AND i.indexrelid::regclass::text LIKE '%%items_embedding_idx') FROM pg_class c "
+                         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'items'").fetchall()
+    return bool(have) and all(n == rows and idx for _, n, idx in have)
+
+
+def load(conn, systems, base, buffercache):
+    """Both tables from one binary COPY stream."""
+    if buffercache:
+        conn.execute("CREATE EXTENSION pg_buffercache")
+    for s in systems:
+        ext, schema, _, _ = SYSTEMS[s]
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"CREATE EXTENSION {ext} SCHEMA {schema}")
+        conn.execute(f"CREATE TABLE {schema}.items (id int PRIMARY KEY, embedding {schema}.vector({base.shape[1]}))")
+        conn.execute(f"SET search_path = {schema}")
+        t = time.perf_counter()
+        with conn.cursor().copy("COPY items (id, embedding) FROM STDIN (FORMAT binary)") as cp:
+            for lo in range(0, len(base), LOAD_CHUNK):  # one COPY, built in chunks: 10M rows fit in memory once
+                chunk = copy_payload(np.arange(lo, min(lo + LOAD_CHUNK, len(base))), base[lo:lo + LOAD_CHUNK])
+                body = memoryview(chunk)[19 if lo else 0:len(chunk) - 2]  # drop inner headers and trailers
+                for i in range(0, len(body), 1 << 23):
+                    cp.write(body[i:i + (1 << 23)])
+            cp.write(b"\xff\xff")
+        conn.execute("ANALYZE items")
+        log(f"{s}: loaded {len(base):,} rows into {schema}.items in {time.perf_counter() - t:.1f} s")
+    conn.execute("RESET search_path")
+
+
+def pressure_main(args, res, name, systems, dsn, datadir, queries, gt10):
+    """--memory-limit / --cold-start: build the indexes that are missing (timed, all cores), then
+    the memory-limit table and the cold-start figures; writes results/<dataset>-pressure-<date>.*"""
+    conn = connect(dsn)
+    bindir = conn.execute("SELECT setting FROM pg_config WHERE name = 'BINDIR'").fetchone()[0]
+    conn.close()
+    chosen = {s: SYSTEMS[s] for s in systems}
+    res["build"] = {}
+    for s, (_, schema, am, _) in chosen.items():
+        conn = connect(dsn, schema)
+        if not conn.execute("SELECT to_regclass('items_embedding_idx')").fetchone()[0]:
+            conn.execute(f"SET max_parallel_maintenance_workers = {args.nproc - 1}")
+            log(f"{s}: CREATE INDEX USING {am}")
+            t = time.perf_counter()
+            conn.execute(INDEX.format(am=am))
+            res["build"][s] = time.perf_counter() - t
+            log(f"{s}: built in {res['build'][s]:.1f} s")
+        conn.close()
+    stem = Path(args.out) / f"{name}-pressure-{datetime.datetime.now():%Y-%m-%d-%H%M}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if args.memory_limit:
+        res["pressure"] = bench_pressure.pressure(args, chosen, dsn, datadir, bindir, queries, gt10, QUERY, log)
+        stem.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+    if args.cold_start:
+        efs = {s: v["ef"] for s, v in res.get("pressure", {}).get("systems", {}).items()}
+        for s, (_, schema, _, guc) in chosen.items():
+            if s not in efs:
+                with connect(dsn, schema) as conn:
+                    efs[s], _ = bench_pressure.pick_ef(conn, guc, args.pressure_ef, args.target_recall, QUERY,
+                                                       queries[:args.calibration_queries],
+                                                       gt10[:args.calibration_queries], log)
+        res["cold_start"] = bench_pressure.cold_start(args, chosen, dsn, datadir, bindir, queries, gt10, QUERY, efs, log)
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=1, default=str))
+    m, d = res["machine"], res["dataset"]
+    md = (f"### {d['name']}: {d['rows']:,} rows × {d['dims']} (source {d.get('source')}), cosine, k = 10\n\n"
+          f"{m['cpu']}, {m['nproc']} cores, {m['mem_gb']:.0f} GB RAM, kernel {m['kernel']}; "
+          f"{res['postgres']['version']}; commit {m['commit']}; {res['date']}\n\n"
+          f"Command: `{res['config']['command']}`\n\n"
+          + "".join(f"{s} CREATE INDEX: {t:.1f} s\n\n" for s, t in res["build"].items())
+          + bench_pressure.markdown(res))
+    stem.with_suffix(".md").write_text(md)
+    print("\n" + md)
+    log(f"wrote {stem}.json, .md")
 
 
 def parse_args(argv):
@@ -286,6 +427,22 @@ def parse_args(argv):
                     help="don't restart the server (scripts/cluster.sh) and evict the index from the page "
                          "cache before each sweep; the hot set then includes what the build left cached")
     ap.add_argument("--out", default=str(REPO / "results"))
+    g = ap.add_argument_group("memory pressure and cold start (instead of the sweep; root; see bench_pressure.py)")
+    g.add_argument("--memory-limit", help="run each system's operating point without and with this cgroup memory "
+                   "limit (e.g. 1G): below the f32 data, above vecmap's int8 rows + graph")
+    g.add_argument("--cold-start", action="store_true",
+                   help="time to first answer and QPS over the first --cold-queries after a restart with an "
+                        "empty page cache, with and without prewarm")
+    g.add_argument("--reuse-db", action="store_true",
+                   help="keep --db if it already holds the dataset and both indexes (skips load and build)")
+    g.add_argument("--shared-buffers", default="128MB", help="shared_buffers for these runs (default 128MB)")
+    g.add_argument("--target-recall", type=float, default=0.95, help="recall@10 the operating point must reach")
+    g.add_argument("--pressure-ef", default="20,30,40,60,80,120,160,200,300,400",
+                   help="ef_search candidates for the operating point")
+    g.add_argument("--calibration-queries", type=int, default=300, help="queries for picking ef")
+    g.add_argument("--pressure-warmup", type=float, default=20, help="seconds of queries before measuring")
+    g.add_argument("--pressure-seconds", type=float, default=60, help="seconds measured per point")
+    g.add_argument("--cold-queries", type=int, default=1000, help="queries timed after a cold start")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test defaults: ef 10,40,120, 200 queries, 200 insert rows, 2-4 s per point")
     args = ap.parse_args(argv)
@@ -295,6 +452,7 @@ def parse_args(argv):
             setattr(args, key, value)
     args.ef = [int(x) for x in str(args.ef).split(",")]
     args.clients = [int(x) for x in str(args.clients).split(",")]
+    args.pressure_ef = [int(x) for x in str(args.pressure_ef).split(",")]
     args.nproc = nproc
     return args
 
@@ -309,27 +467,20 @@ def main(argv=None):
 
     admin = f"host=127.0.0.1 port={args.port} user=postgres"
     dsn = f"{admin} dbname={args.db}"
-    with connect(admin + " dbname=postgres") as c:
-        c.execute(f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {args.db}")
+    reuse = args.reuse_db and reusable(admin, args.db, len(base))
+    if not reuse:
+        with connect(admin + " dbname=postgres") as c:
+            c.execute(f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+            c.execute(f"CREATE DATABASE {args.db}")
     conn = connect(dsn)
     avail = dict(conn.execute("SELECT name, default_version FROM pg_available_extensions "
                               "WHERE name IN ('vecmap', 'vector', 'pg_buffercache')").fetchall())
     systems = ["vecmap"] + (["pgvector"] if "vector" in avail and not args.no_pgvector else [])
     datadir = Path(conn.execute("SHOW data_directory").fetchone()[0])
-    if "pg_buffercache" in avail:
-        conn.execute("CREATE EXTENSION pg_buffercache")
-    payload = copy_payload(np.arange(len(base)), base)
-    for s in systems:
-        ext, schema, _, _ = SYSTEMS[s]
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"CREATE EXTENSION {ext} SCHEMA {schema}")
-        conn.execute(f"CREATE TABLE {schema}.items (id int PRIMARY KEY, embedding {schema}.vector({base.shape[1]}))")
-        conn.execute(f"SET search_path = {schema}")
-        t = time.perf_counter()
-        copy_in(conn, payload)
-        conn.execute("ANALYZE items")
-        log(f"{s}: loaded {len(base):,} rows into {schema}.items in {time.perf_counter() - t:.1f} s")
+    if reuse:
+        log(f"reusing database {args.db} (--reuse-db)")
+    else:
+        load(conn, systems, base, "pg_buffercache" in avail)
     conn.execute("RESET search_path")
     if len(systems) == 2:
         diff = conn.execute("SELECT count(*) FROM vecmap.items a FULL JOIN pgv.items b USING (id) "
@@ -349,8 +500,11 @@ def main(argv=None):
                machine=machine_info(), postgres=pg,
                dataset=dict(name=name, path=str(ds.path), rows=len(base), dims=int(base.shape[1]),
                             queries=len(queries), held_out=len(held), ground_truth=gt_source,
-                            model=ds.meta.get("model"), source=ds.meta.get("source"), n_base=len(ds.base)),
+                            model=ds.meta.get("model"), source=ds.meta.get("source"), n_base=len(ds.base),
+                            synthetic=bool(ds.meta.get("synthetic"))),
                config=dict(vars(args), command=" ".join(sys.argv)), select1=[], systems={}, notices=[])
+    if args.memory_limit or args.cold_start:
+        return pressure_main(args, res, name, systems, dsn, datadir, queries, gt10)
     log("SELECT 1 ceiling")
     for c in args.clients:
         p = run_point(f"SELECT 1 {c}c", dsn, None, [], "SELECT 1", [], c, args.min_seconds, args.max_seconds,

@@ -53,19 +53,20 @@ def markdown(res):
     """The result tables as Markdown."""
     m, d = res["machine"], res["dataset"]
     clients = res["config"]["clients"]
-    out = [f"### {d['name']}: {d['rows']:,} rows × {d['dims']} ({d.get('model') or 'vectors'}, "
+    out = [f"### {d['name']}: {d['rows']:,} rows × {d['dims']} ({d.get('model') or ('synthetic' if d.get('synthetic') else 'vectors')}, "
            f"source {d.get('source')}), {d['queries']:,} queries, cosine, k = 10",
            "",
            f"{m['cpu']}, {m['nproc']} cores, {m['mem_gb']:.0f} GB RAM; {res['postgres']['version']}; "
            f"vecmap {res['postgres']['vecmap']} (vecmap.so sha256 {res['postgres']['vecmap_so']['sha256']}), "
            f"pgvector {res['postgres'].get('pgvector') or 'not measured'}; commit {m['commit']}; {res['date']}",
            "",
-           "| system | build | cores busy | index relation | sidecar | total on disk | first query | "
+           "| system | build | cores busy | build memory | index relation | sidecar | total on disk | first query | "
            "resident after sweep | in shared_buffers |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, s in res["systems"].items():
         b, z, h = s["build"], s["size"], s["hot_set"]
-        out.append(f"| {name} | {b['seconds']:.1f} s | {b['cores_busy']:.2f} | {_mb(z['relation'])} | "
+        b = b or dict(seconds=float("nan"), cores_busy=float("nan"))  # --reuse-db: not built by this run
+        out.append(f"| {name} | {b['seconds']:.1f} s | {b['cores_busy']:.2f} | {_mb(b.get('peak_anon_shmem_bytes'))} | {_mb(z['relation'])} | "
                    f"{_mb(z.get('sidecar'))} | {_mb(z['total'])} | {s['first_query_ms']:.1f} ms | {_mb(h['page_cache'])} of {_mb(h['file_bytes'])} | "
                    f"{_mb(h.get('shared_buffers'))} |")
     for name, s in res["systems"].items():
@@ -76,7 +77,9 @@ def markdown(res):
                     f"f32 rerank vectors {_mb(a['f32_bytes'])}, {_mb(a['resident_f32_bytes'])} resident."]
     cold = "after a restart with the index files evicted" if next(iter(res["systems"].values()))["cold_start"] \
         else "without a restart"
-    out += ["", f"Build: CREATE INDEX wall time; cores busy = average busy cores over the build (/proc/stat). "
+    out += ["", f"Build: CREATE INDEX wall time; cores busy = average busy cores over the build (/proc/stat); "
+            "build memory = peak RssAnon + RssShmem of the backend and its parallel workers, sampled every 0.1 s "
+            "(page cache, e.g. the mapped sidecar, excluded). "
             f"First query: a new connection's first query {cold}. Resident: the index files' pages in the page "
             "cache (fincore) after the whole ef sweep; in shared_buffers: pg_buffercache."]
     head = " | ".join(f"QPS {c}c | p50 | p95 | p99" for c in clients)
@@ -106,10 +109,12 @@ def markdown(res):
     for name, s in res["systems"].items():
         for key, label in (("none", "none (primary key only)"), ("indexed", "yes")):
             i = s["inserts"][key]
+            if i is None:  # --reuse-db: the index existed, no insert without it
+                continue
             after = f"{i['first_query_ms']:.1f} ms, then {i['second_query_ms']:.1f} ms" if "first_query_ms" in i else ""
             out.append(f"| {name} | {label} | {_f(i['copy_rows_s'])} | {_f(i['insert_rows_s'])} | "
                        f"{_f(i['insert_1txn_rows_s'])} | {after} | {i['vacuum_s']:.2f} s |")
-    n = next(iter(res["systems"].values()))["inserts"]["none"]["rows"]
+    n = next(iter(res["systems"].values()))["inserts"]["indexed"]["rows"]
     out += ["", f"Rows/s, one client, {n:,} held-out rows per column: one binary COPY; single-row prepared "
             "INSERTs each committed (waits for its WAL flush); single-row INSERTs in one transaction. "
             "Then the latency of the next two queries (ef_search 40), and DELETE of the inserted rows + VACUUM."]
