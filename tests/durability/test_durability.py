@@ -2,8 +2,10 @@
 base backups with checksums, VACUUM, DROP/TRUNCATE/REINDEX, corrupt sidecars. The check after
 every event: an index scan returns exactly the rows a sequential scan sees."""
 import os
+import signal
 import sys
 import threading
+import time
 import zlib
 
 import numpy as np
@@ -62,14 +64,22 @@ def seq_ids(conn):
     return ids
 
 
-def index_ids(conn, q, limit=100000):
+def index_ids(conn, q, limit=100000, op="<=>", index="t_v"):
     conn.execute("SET enable_seqscan = off")
-    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT id FROM t ORDER BY v <=> %s::vector LIMIT %s", (vec(q), limit)))
-    assert "Index Scan using t_v" in plan, plan
-    ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT %s", (vec(q), limit))]
+    sql = f"SELECT id FROM t ORDER BY v {op} %s::vector LIMIT %s"
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (vec(q), limit)))
+    assert f"Index Scan using {index} " in plan, plan
+    ids = [r[0] for r in conn.execute(sql, (vec(q), limit))]
     conn.execute("RESET enable_seqscan")
     assert len(ids) == len(set(ids)), "no row twice"
     return set(ids)
+
+
+def exact_ids(conn, q, limit, op="<=>"):
+    conn.execute("SET enable_indexscan = off")
+    ids = {r[0] for r in conn.execute(f"SELECT id FROM t ORDER BY v {op} %s::vector LIMIT %s", (vec(q), limit))}
+    conn.execute("RESET enable_indexscan")
+    return ids
 
 
 def assert_index_matches_heap(conn, data):
@@ -115,6 +125,25 @@ def concurrent_inserts(c, data, start, n, stop_after, on_count):
     return committed
 
 
+def kill_backend_and_wait_for_restart(cluster, pid, sentinel):
+    """SIGKILLs backend `pid`; returns once the postmaster has noticed, terminated every other
+    backend (`sentinel`, a connection opened before, dies with them) and accepts connections
+    again after crash recovery."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            sentinel.execute("SELECT 1")
+        except psycopg.OperationalError:
+            break
+        assert time.monotonic() < deadline, "the server did not restart after a backend was killed"
+        time.sleep(0.01)  # poll interval while checking a condition
+    cluster.wait_ready()
+    log = open(cluster.log, errors="replace").read()
+    assert f"(PID {pid}) was terminated by signal 9" in log, cluster.log_tail()
+    assert "all server processes terminated; reinitializing" in log, cluster.log_tail()
+
+
 def test_kill9_postmaster_during_concurrent_inserts(cluster, data):
     setup_table(cluster, data)
     committed = concurrent_inserts(cluster, data, 2000, 1900, 600, cluster.kill9)
@@ -127,18 +156,76 @@ def test_kill9_postmaster_during_concurrent_inserts(cluster, data):
 
 def test_kill9_one_backend_during_inserts(cluster, data):
     setup_table(cluster, data)
+    # A transaction still open at the kill, with more rows than one batch (128): its inserting
+    # backend has folded them into the graph, uncommitted.
+    uncommitted = list(range(100000, 100200))
+    opposite = {i: -data.base[k] for k, i in enumerate(uncommitted)}  # cosine: nothing else is near
+    open_tx = cluster.connect()
+    open_tx.execute("BEGIN")
+    for i in uncommitted:
+        open_tx.execute("INSERT INTO t VALUES (%s, %s)", (i, vec(opposite[i])))
+    applied = open_tx.execute("SELECT log_entries_applied FROM vecmap_index_stats('t_v')").fetchone()[0]
+    assert applied >= 2000 + 128, f"uncommitted rows were not folded into the graph ({applied} applied)"
+    assert index_ids(open_tx, opposite[100005], 1) == {100005}
+    tx_pid = open_tx.execute("SELECT pg_backend_pid()").fetchone()[0]
+    killed = []
 
     def kill_a_writer():
         with cluster.connect() as conn:
-            pid = conn.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t%%' AND pid <> pg_backend_pid() LIMIT 1").fetchone()
-            if pid:
-                os.kill(pid[0], 9)
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t%%' AND pid NOT IN (pg_backend_pid(), %s) LIMIT 1", (tx_pid,)).fetchone()
+        assert row, "no inserting backend to kill"
+        killed.append(row[0])
+        kill_backend_and_wait_for_restart(cluster, row[0], open_tx)
 
     committed = concurrent_inserts(cluster, data, 2000, 1900, 400, kill_a_writer)
-    cluster.wait_ready()  # the postmaster restarts every backend and recovers by itself
+    assert killed and len(committed) >= 400
     with cluster.connect() as conn:
-        assert committed <= seq_ids(conn)
+        heap = seq_ids(conn)
+        assert committed <= heap, "every committed row survives"
+        assert not heap & set(uncommitted), "no uncommitted row appears"
         assert_index_matches_heap(conn, data)
+        for i in uncommitted[::10]:
+            assert not index_ids(conn, opposite[i], 10) & set(uncommitted), "the graph's uncommitted nodes are never returned"
+    open_tx.close()
+
+
+def test_kill9_one_backend_during_create_index(cluster, data):
+    setup_table(cluster, data, n=4000, index=False)
+    with cluster.connect() as conn, cluster.connect() as sentinel:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        errs = []
+
+        def build():
+            try:
+                conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops) WITH (m = 48, ef_construction = 800)")
+            except psycopg.Error as e:
+                errs.append(e)
+
+        th = threading.Thread(target=build)
+        th.start()
+        with cluster.connect() as mon:
+            while True:
+                # Graph progress > 0: the workers are linking nodes in the temporary sidecar.
+                row = mon.execute("SELECT phase, tuples_done FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
+                if row and row[0].endswith("building graph") and row[1] > 0:
+                    break
+                assert th.is_alive(), "build finished before it could be killed"
+        kill_backend_and_wait_for_restart(cluster, pid, sentinel)
+        th.join()
+    assert errs
+    # The dead build's temporary file is still there: nothing has loaded vecmap since.
+    assert [f for f in os.listdir(os.path.join(cluster.data, "vecmap")) if ".tmp" in f], os.listdir(os.path.join(cluster.data, "vecmap"))
+    with cluster.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 't_v'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 4000
+        conn.execute("SELECT v FROM t LIMIT 1").fetchone()  # loads vecmap: the sweep runs
+        assert cluster.sidecars() == []
+        assert not [f for f in os.listdir(os.path.join(cluster.data, "vecmap")) if ".tmp" in f]
+        conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")
+        assert_index_matches_heap(conn, data)
+        assert recall10(conn, data, 20) >= 0.95
+    assert cluster.sidecars() == [os.path.basename(cluster.sidecar_path("postgres", "t_v"))]
 
 
 def test_kill9_during_create_index_leaves_nothing_behind(cluster, data):
