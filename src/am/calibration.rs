@@ -67,7 +67,8 @@ pub unsafe fn read(index: pg_sys::Relation, build_id: u64) -> Option<Calibration
     }
 }
 
-/// Stores `cal` in the metapage with generic WAL (exclusive lock on the metapage only).
+/// Stores `cal` in the metapage with generic WAL (exclusive lock on the metapage only) and
+/// flushes that WAL.
 pub unsafe fn write(index: pg_sys::Relation, cal: &Calibration) {
     let bytes = cal.encode();
     // SAFETY: standard generic-WAL protocol on block 0; we change only the calibration bytes
@@ -83,8 +84,12 @@ pub unsafe fn write(index: pg_sys::Relation, cal: &Calibration) {
         if ((*hdr).pd_lower as usize) < start + ENCODED_LEN {
             (*hdr).pd_lower = (start + ENCODED_LEN) as u16;
         }
-        pg_sys::GenericXLogFinish(state);
+        let lsn = pg_sys::GenericXLogFinish(state);
         pg_sys::UnlockReleaseBuffer(buf);
+        // No transaction id, so no commit flushes this record: flush it here, so a curve
+        // vecmap_tune returned survives a crash and reaches standbys without waiting for
+        // the WAL writer.
+        pg_sys::XLogFlush(lsn);
     }
 }
 
