@@ -3,6 +3,7 @@ base backups with checksums, VACUUM, DROP/TRUNCATE/REINDEX, corrupt sidecars. Th
 every event: an index scan returns exactly the rows a sequential scan sees."""
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -266,6 +267,10 @@ def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
     path = cluster.sidecar_path("postgres", "t_v")
     with cluster.connect() as conn:
         before = index_ids(conn, data.queries[1], 10)
+        built = conn.execute("SELECT last_rebuilt FROM vecmap_index_stats('t_v')").fetchone()[0]
+    # last_rebuilt has whole seconds: let the clock pass the build's second.
+    while time.time() < built.timestamp() + 1:
+        time.sleep(0.05)  # poll interval while checking a condition
     size = os.path.getsize(path)
     raw = open(path, "rb").read()
     if damage == "truncated":
@@ -291,6 +296,7 @@ def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
         # A rebuilt graph is a new approximation (parallel build): same answers up to recall.
         assert len(after & before) >= 8
         assert_index_matches_heap(conn, data)
+        assert conn.execute("SELECT last_rebuilt FROM vecmap_index_stats('t_v')").fetchone()[0] > built
     assert os.path.getsize(path) > 0
 
 
@@ -425,6 +431,62 @@ def test_vacuum_deletes_and_recall_after_churn(cluster, data):
         assert_index_matches_heap(conn, data)
 
 
+def test_compaction_does_not_block_readers(cluster, data):
+    setup_table(cluster, data, n=4000)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
+    qs = data.queries[:20]
+    with cluster.connect() as conn:
+        conn.execute("DELETE FROM t WHERE id % 3 = 0")  # 33% tombstones: VACUUM compacts
+        truth = [exact_ids(conn, q, 10) for q in qs]
+    in_vacuum, done = threading.Event(), threading.Event()
+    results, errors, latencies = [], [], []
+
+    def reader():
+        try:
+            with cluster.connect() as conn:
+                conn.execute("SET enable_seqscan = off")
+                n = 0
+                while not done.is_set():
+                    q = n % len(qs)
+                    t0 = time.monotonic()
+                    ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT 10", (vec(qs[q]),))]
+                    latencies.append((time.monotonic() - t0, in_vacuum.is_set()))
+                    results.append((q, ids))
+                    n += 1
+        except Exception as e:  # noqa: BLE001 — reported below
+            errors.append(e)
+
+    th = threading.Thread(target=reader)
+    th.start()
+    with cluster.connect() as conn:
+        while not results and th.is_alive():  # the reader is running before VACUUM starts
+            time.sleep(0.01)  # poll interval while checking a condition
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        conn.execute("SET client_min_messages = log")
+        in_vacuum.set()
+        t0 = time.monotonic()
+        conn.execute("VACUUM t")
+        vacuum_s = time.monotonic() - t0
+        in_vacuum.clear()
+    done.set()
+    th.join()
+    assert not errors, errors
+    assert os.stat(path).st_ino != inode, "VACUUM compacted into a new file"
+    assert any("compacted the graph" in n for n in notices), notices
+    during = [t for t, v in latencies if v]
+    print(f"VACUUM {vacuum_s:.2f} s; {len(during)} reader queries during it, max {max(during, default=0) * 1000:.1f} ms; {len(results)} in all")
+    assert len(during) >= 10, "the reader kept querying through the VACUUM"
+    hit = 0
+    for q, ids in results:
+        assert len(ids) == 10 and not [i for i in ids if i % 3 == 0], ids
+        hit += len(set(ids) & truth[q])
+    assert hit / (10 * len(results)) >= 0.9
+    # Readers never wait for the compaction (it runs under the writer lock, they do not).
+    assert max(during) < 1.0, f"a reader waited {max(during):.2f} s"
+
+
 def test_lifecycle_leaves_no_sidecar_behind(cluster, data):
     setup_table(cluster, data, n=500)
     with cluster.connect() as conn:
@@ -468,6 +530,53 @@ def test_lifecycle_leaves_no_sidecar_behind(cluster, data):
     assert cluster.sidecars() == []
 
 
+def test_rolled_back_drop_truncate_reindex_keep_the_sidecar(cluster, data):
+    setup_table(cluster, data, n=500)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
+    with cluster.connect() as conn:
+        for stmt in ["DROP INDEX t_v", "DROP TABLE t", "TRUNCATE t", "REINDEX INDEX t_v"]:
+            with conn.transaction(force_rollback=True):
+                conn.execute(stmt)
+                assert os.path.exists(path), f"{stmt}: removed at commit, not before"
+                # TRUNCATE and REINDEX built a new (empty or full) sidecar for the new storage.
+                assert len(cluster.sidecars()) == (2 if stmt.startswith(("TRUNCATE", "REINDEX")) else 1), (stmt, cluster.sidecars())
+            assert cluster.sidecars() == [os.path.basename(path)], (stmt, cluster.sidecars())
+            assert os.stat(path).st_ino == inode, stmt
+            assert index_ids(conn, data.base[7], 1) == {7}, stmt
+            assert_index_matches_heap(conn, data)
+
+
+def test_prewarm_survives_a_restart(cluster, data):
+    """The page cache outlives the server: prewarmed sidecar pages are resident after a
+    restart (shared_buffers would be empty)."""
+    setup_table(cluster, data, n=4000)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
+    resident = "SELECT resident_int8_graph_bytes, int8_bytes + graph_bytes, last_rebuilt FROM vecmap_index_stats('t_v')"
+    cluster.stop()  # nothing maps the file: its clean pages can be dropped
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    # Measured here: opening the sidecar reads its header, and the kernel reads ahead.
+    cold = int(subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path], check=True, capture_output=True, text=True).stdout)
+    assert cold < 0.05 * os.path.getsize(path), f"eviction did not take ({cold} bytes resident)"
+    cluster.start()
+    with cluster.connect() as conn:
+        _, hot, built = conn.execute(resident).fetchone()
+        assert conn.execute("SELECT vecmap_prewarm('t_v')").fetchone()[0] >= hot
+        assert conn.execute(resident).fetchone()[0] >= 0.99 * hot
+    cluster.stop()
+    cluster.start()
+    with cluster.connect() as conn:
+        warm, hot2, built2 = conn.execute(resident).fetchone()
+    assert (hot2, built2) == (hot, built) and os.stat(path).st_ino == inode, "the same sidecar, not rebuilt"
+    assert warm >= 0.99 * hot, f"{warm} of {hot} bytes resident after the restart"
+
+
 def test_dump_restore_and_unlogged_tables(cluster, data, tmp_path):
     setup_table(cluster, data, n=800)
     from cluster import PGBIN, as_postgres
@@ -499,8 +608,6 @@ def test_dump_restore_and_unlogged_tables(cluster, data, tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_disk_full_while_growing_the_sidecar_is_an_error(cluster, data):
-    import subprocess
-
     mnt = f"/tmp/vecmap-small-{cluster.port}"
     os.makedirs(mnt, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700,uid=%d" % _pg_uid(), "tmpfs", mnt], check=True)
