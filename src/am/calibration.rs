@@ -7,11 +7,14 @@
 //!   the same calibration, and a standby scan with `target_recall` picks the same ef;
 //! - it lives and dies with the index: DROP needs no cleanup, and a reused OID can never
 //!   inherit another index's curve;
-//! - it describes one graph: every build (CREATE INDEX, REINDEX, VACUUM FULL, pg_restore,
-//!   TRUNCATE) writes a fresh metapage and so starts uncalibrated — correct, because the
-//!   curve measured the old graph. Scans then use the conservative default curve and say so
-//!   once, pointing at `vecmap_tune`. A calibration also records the build it measured and is
-//!   ignored if that ever disagrees with the metapage.
+//! - it describes one index build: every build (CREATE INDEX, REINDEX, VACUUM FULL,
+//!   pg_restore, TRUNCATE) writes a fresh metapage with a new `build_id` and so starts
+//!   uncalibrated — the rows or parameters may differ. Scans then use the conservative
+//!   default curve and say so once, pointing at `vecmap_tune`. A calibration records the
+//!   build it measured and is ignored if that ever disagrees with the metapage. Graphs rebuilt
+//!   from the same log (VACUUM's compaction, a sidecar rebuilt after corruption, on a standby
+//!   or after an upgrade) keep the `build_id` and so the curve: same rows, same `m` and
+//!   `ef_construction`, the same recall per ef up to build-to-build noise.
 //!
 //! The write is not transactional (like a sequence): a `vecmap_tune` whose transaction rolls
 //! back still leaves its measurement. The page's `pd_lower` is raised to cover the bytes, so
