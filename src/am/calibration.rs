@@ -7,11 +7,14 @@
 //!   the same calibration, and a standby scan with `target_recall` picks the same ef;
 //! - it lives and dies with the index: DROP needs no cleanup, and a reused OID can never
 //!   inherit another index's curve;
-//! - it describes one graph: every build (CREATE INDEX, REINDEX, VACUUM FULL, pg_restore,
-//!   TRUNCATE) writes a fresh metapage and so starts uncalibrated — correct, because the
-//!   curve measured the old graph. Scans then use the conservative default curve and say so
-//!   once, pointing at `vecmap_tune`. A calibration also records the build it measured and is
-//!   ignored if that ever disagrees with the metapage.
+//! - it describes one index build: every build (CREATE INDEX, REINDEX, VACUUM FULL,
+//!   pg_restore, TRUNCATE) writes a fresh metapage with a new `build_id` and so starts
+//!   uncalibrated — the rows or parameters may differ. Scans then use the conservative
+//!   default curve and say so once, pointing at `vecmap_tune`. A calibration records the
+//!   build it measured and is ignored if that ever disagrees with the metapage. Graphs rebuilt
+//!   from the same log (VACUUM's compaction, a sidecar rebuilt after corruption, on a standby
+//!   or after an upgrade) keep the `build_id` and so the curve: same rows, same `m` and
+//!   `ef_construction`, the same recall per ef up to build-to-build noise.
 //!
 //! The write is not transactional (like a sequence): a `vecmap_tune` whose transaction rolls
 //! back still leaves its measurement. The page's `pd_lower` is raised to cover the bytes, so
@@ -67,7 +70,8 @@ pub unsafe fn read(index: pg_sys::Relation, build_id: u64) -> Option<Calibration
     }
 }
 
-/// Stores `cal` in the metapage with generic WAL (exclusive lock on the metapage only).
+/// Stores `cal` in the metapage with generic WAL (exclusive lock on the metapage only) and
+/// flushes that WAL.
 pub unsafe fn write(index: pg_sys::Relation, cal: &Calibration) {
     let bytes = cal.encode();
     // SAFETY: standard generic-WAL protocol on block 0; we change only the calibration bytes
@@ -83,8 +87,12 @@ pub unsafe fn write(index: pg_sys::Relation, cal: &Calibration) {
         if ((*hdr).pd_lower as usize) < start + ENCODED_LEN {
             (*hdr).pd_lower = (start + ENCODED_LEN) as u16;
         }
-        pg_sys::GenericXLogFinish(state);
+        let lsn = pg_sys::GenericXLogFinish(state);
         pg_sys::UnlockReleaseBuffer(buf);
+        // No transaction id, so no commit flushes this record: flush it here, so a curve
+        // vecmap_tune returned survives a crash and reaches standbys without waiting for
+        // the WAL writer.
+        pg_sys::XLogFlush(lsn);
     }
 }
 

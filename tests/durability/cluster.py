@@ -127,10 +127,12 @@ class Cluster:
             f.write(f"\nport = {target.port}\n")
         return target
 
-    def wait_replayed(self, standby, timeout=120):
-        """Waits until `standby` has replayed everything this primary has written so far."""
+    def wait_replayed(self, standby, timeout=120, flushed=False):
+        """Waits until `standby` has replayed everything this primary has written so far.
+        By default up to the insert position: WAL of work without a transaction id (VACUUM)
+        is flushed by the WAL writer, not by a commit. `flushed`: only what is flushed now."""
         with self.connect() as c:
-            lsn = c.execute("SELECT pg_current_wal_flush_lsn()").fetchone()[0]
+            lsn = c.execute(f"SELECT pg_current_wal_{'flush' if flushed else 'insert'}_lsn()").fetchone()[0]
         deadline = time.monotonic() + timeout
         with standby.connect() as s:
             while not s.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (str(lsn),)).fetchone()[0]:

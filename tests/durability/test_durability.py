@@ -2,8 +2,11 @@
 base backups with checksums, VACUUM, DROP/TRUNCATE/REINDEX, corrupt sidecars. The check after
 every event: an index scan returns exactly the rows a sequential scan sees."""
 import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 import zlib
 
 import numpy as np
@@ -62,14 +65,22 @@ def seq_ids(conn):
     return ids
 
 
-def index_ids(conn, q, limit=100000):
+def index_ids(conn, q, limit=100000, op="<=>", index="t_v"):
     conn.execute("SET enable_seqscan = off")
-    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN SELECT id FROM t ORDER BY v <=> %s::vector LIMIT %s", (vec(q), limit)))
-    assert "Index Scan using t_v" in plan, plan
-    ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT %s", (vec(q), limit))]
+    sql = f"SELECT id FROM t ORDER BY v {op} %s::vector LIMIT %s"
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (vec(q), limit)))
+    assert f"Index Scan using {index} " in plan, plan
+    ids = [r[0] for r in conn.execute(sql, (vec(q), limit))]
     conn.execute("RESET enable_seqscan")
     assert len(ids) == len(set(ids)), "no row twice"
     return set(ids)
+
+
+def exact_ids(conn, q, limit, op="<=>"):
+    conn.execute("SET enable_indexscan = off")
+    ids = {r[0] for r in conn.execute(f"SELECT id FROM t ORDER BY v {op} %s::vector LIMIT %s", (vec(q), limit))}
+    conn.execute("RESET enable_indexscan")
+    return ids
 
 
 def assert_index_matches_heap(conn, data):
@@ -115,6 +126,25 @@ def concurrent_inserts(c, data, start, n, stop_after, on_count):
     return committed
 
 
+def kill_backend_and_wait_for_restart(cluster, pid, sentinel):
+    """SIGKILLs backend `pid`; returns once the postmaster has noticed, terminated every other
+    backend (`sentinel`, a connection opened before, dies with them) and accepts connections
+    again after crash recovery."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            sentinel.execute("SELECT 1")
+        except psycopg.OperationalError:
+            break
+        assert time.monotonic() < deadline, "the server did not restart after a backend was killed"
+        time.sleep(0.01)  # poll interval while checking a condition
+    cluster.wait_ready()
+    log = open(cluster.log, errors="replace").read()
+    assert f"(PID {pid}) was terminated by signal 9" in log, cluster.log_tail()
+    assert "all server processes terminated; reinitializing" in log, cluster.log_tail()
+
+
 def test_kill9_postmaster_during_concurrent_inserts(cluster, data):
     setup_table(cluster, data)
     committed = concurrent_inserts(cluster, data, 2000, 1900, 600, cluster.kill9)
@@ -127,18 +157,76 @@ def test_kill9_postmaster_during_concurrent_inserts(cluster, data):
 
 def test_kill9_one_backend_during_inserts(cluster, data):
     setup_table(cluster, data)
+    # A transaction still open at the kill, with more rows than one batch (128): its inserting
+    # backend has folded them into the graph, uncommitted.
+    uncommitted = list(range(100000, 100200))
+    opposite = {i: -data.base[k] for k, i in enumerate(uncommitted)}  # cosine: nothing else is near
+    open_tx = cluster.connect()
+    open_tx.execute("BEGIN")
+    for i in uncommitted:
+        open_tx.execute("INSERT INTO t VALUES (%s, %s)", (i, vec(opposite[i])))
+    applied = open_tx.execute("SELECT log_entries_applied FROM vecmap_index_stats('t_v')").fetchone()[0]
+    assert applied >= 2000 + 128, f"uncommitted rows were not folded into the graph ({applied} applied)"
+    assert index_ids(open_tx, opposite[100005], 1) == {100005}
+    tx_pid = open_tx.execute("SELECT pg_backend_pid()").fetchone()[0]
+    killed = []
 
     def kill_a_writer():
         with cluster.connect() as conn:
-            pid = conn.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t%%' AND pid <> pg_backend_pid() LIMIT 1").fetchone()
-            if pid:
-                os.kill(pid[0], 9)
+            row = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE 'INSERT INTO t%%' AND pid NOT IN (pg_backend_pid(), %s) LIMIT 1", (tx_pid,)).fetchone()
+        assert row, "no inserting backend to kill"
+        killed.append(row[0])
+        kill_backend_and_wait_for_restart(cluster, row[0], open_tx)
 
     committed = concurrent_inserts(cluster, data, 2000, 1900, 400, kill_a_writer)
-    cluster.wait_ready()  # the postmaster restarts every backend and recovers by itself
+    assert killed and len(committed) >= 400
     with cluster.connect() as conn:
-        assert committed <= seq_ids(conn)
+        heap = seq_ids(conn)
+        assert committed <= heap, "every committed row survives"
+        assert not heap & set(uncommitted), "no uncommitted row appears"
         assert_index_matches_heap(conn, data)
+        for i in uncommitted[::10]:
+            assert not index_ids(conn, opposite[i], 10) & set(uncommitted), "the graph's uncommitted nodes are never returned"
+    open_tx.close()
+
+
+def test_kill9_one_backend_during_create_index(cluster, data):
+    setup_table(cluster, data, n=4000, index=False)
+    with cluster.connect() as conn, cluster.connect() as sentinel:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        errs = []
+
+        def build():
+            try:
+                conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops) WITH (m = 48, ef_construction = 800)")
+            except psycopg.Error as e:
+                errs.append(e)
+
+        th = threading.Thread(target=build)
+        th.start()
+        with cluster.connect() as mon:
+            while True:
+                # Graph progress > 0: the workers are linking nodes in the temporary sidecar.
+                row = mon.execute("SELECT phase, tuples_done FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
+                if row and row[0].endswith("building graph") and row[1] > 0:
+                    break
+                assert th.is_alive(), "build finished before it could be killed"
+        kill_backend_and_wait_for_restart(cluster, pid, sentinel)
+        th.join()
+    assert errs
+    # The dead build's temporary file is still there: nothing has loaded vecmap since.
+    assert [f for f in os.listdir(os.path.join(cluster.data, "vecmap")) if ".tmp" in f], os.listdir(os.path.join(cluster.data, "vecmap"))
+    with cluster.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 't_v'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 4000
+        conn.execute("SELECT v FROM t LIMIT 1").fetchone()  # loads vecmap: the sweep runs
+        assert cluster.sidecars() == []
+        assert not [f for f in os.listdir(os.path.join(cluster.data, "vecmap")) if ".tmp" in f]
+        conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops)")
+        assert_index_matches_heap(conn, data)
+        assert recall10(conn, data, 20) >= 0.95
+    assert cluster.sidecars() == [os.path.basename(cluster.sidecar_path("postgres", "t_v"))]
 
 
 def test_kill9_during_create_index_leaves_nothing_behind(cluster, data):
@@ -179,6 +267,10 @@ def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
     path = cluster.sidecar_path("postgres", "t_v")
     with cluster.connect() as conn:
         before = index_ids(conn, data.queries[1], 10)
+        built = conn.execute("SELECT last_rebuilt FROM vecmap_index_stats('t_v')").fetchone()[0]
+    # last_rebuilt has whole seconds: let the clock pass the build's second.
+    while time.time() < built.timestamp() + 1:
+        time.sleep(0.05)  # poll interval while checking a condition
     size = os.path.getsize(path)
     raw = open(path, "rb").read()
     if damage == "truncated":
@@ -204,7 +296,21 @@ def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
         # A rebuilt graph is a new approximation (parallel build): same answers up to recall.
         assert len(after & before) >= 8
         assert_index_matches_heap(conn, data)
+        assert conn.execute("SELECT last_rebuilt FROM vecmap_index_stats('t_v')").fetchone()[0] > built
     assert os.path.getsize(path) > 0
+
+
+def recall_vs_exact(conn, queries, op, index, k=10):
+    """Mean recall@k of index scans against the same server's exact (seq scan) answers."""
+    hit = 0
+    for q in queries:
+        hit += len(index_ids(conn, q, k, op, index) & exact_ids(conn, q, k, op))
+    return hit / (k * len(queries))
+
+
+def stats(conn, index):
+    return conn.execute(
+        "SELECT rows_indexed, rows_deleted, log_entries_written, log_entries_applied FROM vecmap_index_stats(%s)", (index,)).fetchone()
 
 
 def test_streaming_replica_and_promotion(cluster, data):
@@ -212,6 +318,8 @@ def test_streaming_replica_and_promotion(cluster, data):
     setup_table(primary, data)  # index built before the backup
     standby = primary.base_backup(Cluster("standby", primary.port + 500), extra=["-R"])
     standby.start()
+    indexes = [("<=>", "t_v"), ("<->", "t_v_l2")]
+    qs = data.queries[:20]
     try:
         with primary.connect() as conn:
             conn.execute("CREATE INDEX t_v_l2 ON t USING vecmap (v vector_l2_ops)")  # after the backup
@@ -221,17 +329,63 @@ def test_streaming_replica_and_promotion(cluster, data):
         primary.wait_replayed(standby)
         for f in standby.sidecars():  # a standby with no sidecar builds it from replayed pages
             os.remove(os.path.join(standby.data, "vecmap", f))
+        # Each side's graph is its own approximation: the standby rebuilds (or catches up) from
+        # the log with a parallel build, so its graph can legitimately differ from the primary's.
+        # Hence: full scans return exactly the heap's rows, top-10s meet recall against exact.
         with primary.connect() as p, standby.connect() as s:
-            # The standby's graph is built from the same log, so it answers like the primary's.
-            for q in data.queries[:10]:
-                assert len(index_ids(p, q, 20) & index_ids(s, q, 20)) >= 18
-            assert index_ids(s, data.queries[0]) == seq_ids(s) == seq_ids(p)
+            warnings = []
+            s.add_notice_handler(lambda d: warnings.append(d.message_primary))
+            for op, index in indexes:
+                for side in (p, s):
+                    r = recall_vs_exact(side, qs, op, index)
+                    assert r >= 0.9, (index, r)
+                assert index_ids(s, data.queries[0], 100000, op, index) == seq_ids(s) == seq_ids(p)
+            assert len([w for w in warnings if "rebuilding its sidecar" in w]) == 2, warnings
+            # The calibration is WAL-logged in the metapage: the standby has it.
+            tuned = p.execute("SELECT * FROM vecmap_tune('t_v', target_recall => 0.9, sample_size => 50)").fetchall()
+            primary.wait_replayed(standby, flushed=True)  # vecmap_tune flushes its WAL before returning
+            curve = p.execute("SELECT * FROM vecmap_calibration('t_v')").fetchall()
+            assert tuned and s.execute("SELECT * FROM vecmap_calibration('t_v')").fetchall() == curve
+            assert s.execute("SELECT tuned_k FROM vecmap_index_stats('t_v')").fetchone()[0] == 10
+            for side in (p, s):
+                side.execute("SET vecmap.target_recall = 0.9")
+                plan = "\n".join(r[0] for r in side.execute(
+                    "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM t ORDER BY v <=> %s::vector LIMIT 10", (vec(qs[0]),)))
+                assert f"ef={next(r[0] for r in tuned if r[-1])} (target_recall 0.9, tuned)" in plan, plan
+                side.execute("RESET vecmap.target_recall")
+
+        # Round 2: the standby keeps its sidecars and catches them up from replayed log
+        # entries: inserts into TIDs VACUUM freed, and delete marks (past SCAN_APPLY = 1024
+        # entries, so the first scan applies them instead of scanning the tail exactly).
+        inodes = {i: os.stat(standby.sidecar_path("postgres", i)).st_ino for _, i in indexes}
+        with primary.connect() as conn:
+            conn.execute("DELETE FROM t WHERE id % 5 = 1")
+            conn.execute("VACUUM t")
+            conn.cursor().executemany("INSERT INTO t VALUES (%s, %s)", [(i, vec(data.base[i])) for i in range(2600, 3700)])
+        primary.wait_replayed(standby)
+        with primary.connect() as p, standby.connect() as s:
+            warnings = []
+            s.add_notice_handler(lambda d: warnings.append(d.message_primary))
+            for op, index in indexes:
+                before = stats(s, index)
+                assert before[2] - before[3] >= 1024, before
+                index_ids(s, qs[0], 10, op, index)  # catches the sidecar up
+                after = stats(s, index)
+                assert after[3] == after[2] == stats(p, index)[2], (before, after)
+                assert after[:2] == stats(p, index)[:2], "same rows and tombstones as the primary"
+                assert os.stat(standby.sidecar_path("postgres", index)).st_ino == inodes[index], "caught up, not rebuilt"
+                for side in (p, s):
+                    r = recall_vs_exact(side, qs, op, index)
+                    assert r >= 0.9, (index, r)
+                assert index_ids(s, data.queries[1], 100000, op, index) == seq_ids(s) == seq_ids(p)
+            assert not warnings, warnings
         from cluster import PGBIN, as_postgres
 
         as_postgres(f"{PGBIN}/pg_ctl", "-D", standby.data, "-w", "promote")
         with standby.connect() as s:
             s.execute("INSERT INTO t VALUES (99999, %s)", (vec(data.base[5]),))
             assert 99999 in index_ids(s, data.base[5], 5)
+            assert 99999 in index_ids(s, data.base[5], 5, "<->", "t_v_l2")
             assert_index_matches_heap(s, data)
     finally:
         standby.destroy()
@@ -277,6 +431,62 @@ def test_vacuum_deletes_and_recall_after_churn(cluster, data):
         assert_index_matches_heap(conn, data)
 
 
+def test_compaction_does_not_block_readers(cluster, data):
+    setup_table(cluster, data, n=4000)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
+    qs = data.queries[:20]
+    with cluster.connect() as conn:
+        conn.execute("DELETE FROM t WHERE id % 3 = 0")  # 33% tombstones: VACUUM compacts
+        truth = [exact_ids(conn, q, 10) for q in qs]
+    in_vacuum, done = threading.Event(), threading.Event()
+    results, errors, latencies = [], [], []
+
+    def reader():
+        try:
+            with cluster.connect() as conn:
+                conn.execute("SET enable_seqscan = off")
+                n = 0
+                while not done.is_set():
+                    q = n % len(qs)
+                    t0 = time.monotonic()
+                    ids = [r[0] for r in conn.execute("SELECT id FROM t ORDER BY v <=> %s::vector LIMIT 10", (vec(qs[q]),))]
+                    latencies.append((time.monotonic() - t0, in_vacuum.is_set()))
+                    results.append((q, ids))
+                    n += 1
+        except Exception as e:  # noqa: BLE001 — reported below
+            errors.append(e)
+
+    th = threading.Thread(target=reader)
+    th.start()
+    with cluster.connect() as conn:
+        while not results and th.is_alive():  # the reader is running before VACUUM starts
+            time.sleep(0.01)  # poll interval while checking a condition
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+        conn.execute("SET client_min_messages = log")
+        in_vacuum.set()
+        t0 = time.monotonic()
+        conn.execute("VACUUM t")
+        vacuum_s = time.monotonic() - t0
+        in_vacuum.clear()
+    done.set()
+    th.join()
+    assert not errors, errors
+    assert os.stat(path).st_ino != inode, "VACUUM compacted into a new file"
+    assert any("compacted the graph" in n for n in notices), notices
+    during = [t for t, v in latencies if v]
+    print(f"VACUUM {vacuum_s:.2f} s; {len(during)} reader queries during it, max {max(during, default=0) * 1000:.1f} ms; {len(results)} in all")
+    assert len(during) >= 10, "the reader kept querying through the VACUUM"
+    hit = 0
+    for q, ids in results:
+        assert len(ids) == 10 and not [i for i in ids if i % 3 == 0], ids
+        hit += len(set(ids) & truth[q])
+    assert hit / (10 * len(results)) >= 0.9
+    # Readers never wait for the compaction (it runs under the writer lock, they do not).
+    assert max(during) < 1.0, f"a reader waited {max(during):.2f} s"
+
+
 def test_lifecycle_leaves_no_sidecar_behind(cluster, data):
     setup_table(cluster, data, n=500)
     with cluster.connect() as conn:
@@ -320,6 +530,53 @@ def test_lifecycle_leaves_no_sidecar_behind(cluster, data):
     assert cluster.sidecars() == []
 
 
+def test_rolled_back_drop_truncate_reindex_keep_the_sidecar(cluster, data):
+    setup_table(cluster, data, n=500)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
+    with cluster.connect() as conn:
+        for stmt in ["DROP INDEX t_v", "DROP TABLE t", "TRUNCATE t", "REINDEX INDEX t_v"]:
+            with conn.transaction(force_rollback=True):
+                conn.execute(stmt)
+                assert os.path.exists(path), f"{stmt}: removed at commit, not before"
+                # TRUNCATE and REINDEX built a new (empty or full) sidecar for the new storage.
+                assert len(cluster.sidecars()) == (2 if stmt.startswith(("TRUNCATE", "REINDEX")) else 1), (stmt, cluster.sidecars())
+            assert cluster.sidecars() == [os.path.basename(path)], (stmt, cluster.sidecars())
+            assert os.stat(path).st_ino == inode, stmt
+            assert index_ids(conn, data.base[7], 1) == {7}, stmt
+            assert_index_matches_heap(conn, data)
+
+
+def test_prewarm_survives_a_restart(cluster, data):
+    """The page cache outlives the server: prewarmed sidecar pages are resident after a
+    restart (shared_buffers would be empty)."""
+    setup_table(cluster, data, n=4000)
+    path = cluster.sidecar_path("postgres", "t_v")
+    inode = os.stat(path).st_ino
+    resident = "SELECT resident_int8_graph_bytes, int8_bytes + graph_bytes, last_rebuilt FROM vecmap_index_stats('t_v')"
+    cluster.stop()  # nothing maps the file: its clean pages can be dropped
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    # Measured here: opening the sidecar reads its header, and the kernel reads ahead.
+    cold = int(subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path], check=True, capture_output=True, text=True).stdout)
+    assert cold < 0.05 * os.path.getsize(path), f"eviction did not take ({cold} bytes resident)"
+    cluster.start()
+    with cluster.connect() as conn:
+        _, hot, built = conn.execute(resident).fetchone()
+        assert conn.execute("SELECT vecmap_prewarm('t_v')").fetchone()[0] >= hot
+        assert conn.execute(resident).fetchone()[0] >= 0.99 * hot
+    cluster.stop()
+    cluster.start()
+    with cluster.connect() as conn:
+        warm, hot2, built2 = conn.execute(resident).fetchone()
+    assert (hot2, built2) == (hot, built) and os.stat(path).st_ino == inode, "the same sidecar, not rebuilt"
+    assert warm >= 0.99 * hot, f"{warm} of {hot} bytes resident after the restart"
+
+
 def test_dump_restore_and_unlogged_tables(cluster, data, tmp_path):
     setup_table(cluster, data, n=800)
     from cluster import PGBIN, as_postgres
@@ -351,8 +608,6 @@ def test_dump_restore_and_unlogged_tables(cluster, data, tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_disk_full_while_growing_the_sidecar_is_an_error(cluster, data):
-    import subprocess
-
     mnt = f"/tmp/vecmap-small-{cluster.port}"
     os.makedirs(mnt, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700,uid=%d" % _pg_uid(), "tmpfs", mnt], check=True)

@@ -163,7 +163,8 @@ def test_tune_with_a_query_table_and_rebuilds_forget_the_curve(ds):
         for bad, msg in [("target_recall => 0", "target_recall"), ("target_recall => 1.5", "target_recall"), ("k => 0", "k must be"), ("sample_size => 5", "sample_size")]:
             with pytest.raises(psycopg.errors.InvalidParameterValue, match=msg):
                 cur.execute(f"SELECT * FROM vecmap_tune('items_emb', {bad})")
-        # A rebuilt graph is a different graph: REINDEX starts uncalibrated.
+        # A new build of the index (REINDEX) starts uncalibrated; see also
+        # test_compaction_and_sidecar_rebuilds_keep_the_calibration.
         cur.execute("REINDEX INDEX items_emb")
         assert cur.execute("SELECT count(*) FROM vecmap_calibration('items_emb')").fetchone()[0] == 0
         assert cur.execute("SELECT tuned_at FROM vecmap_index_stats('items_emb')").fetchone()[0] is None
@@ -203,6 +204,73 @@ def test_untuned_index_uses_the_default_curve_and_says_so_once(ds):
         assert vecmap_line(explain(cur, sql, q))[1]["ef"] == "77"
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             cur.execute("SET vecmap.target_recall = 1.1")
+
+
+def test_notices_for_an_unreachable_target_and_a_grown_index(ds):
+    with fresh_database("tunenotice") as name, connect_unprepared(name) as c:
+        cur = c.cursor()
+        load(c, ds, n=1000)
+        # m = 2: a sparse graph whose recall stops well short of 0.99 at every ef.
+        cur.execute("CREATE INDEX items_emb ON items USING vecmap (embedding vector_cosine_ops) WITH (m = 2, ef_construction = 4)")
+        rows = cur.execute("SELECT ef, recall, recall_low FROM vecmap_tune('items_emb', target_recall => 0.5, sample_size => 100)").fetchall()
+        best = max(rows, key=lambda r: (r[1], -r[0]))
+        assert best[2] < 0.99, rows
+        notices = Notices(c)
+        sql = "SELECT id FROM items ORDER BY embedding <=> %s::vector LIMIT 10"
+        cur.execute("SET enable_seqscan = off")  # ef 1000 on 1,000 rows: the planner would rather sort
+        cur.execute("SET vecmap.target_recall = 0.99")
+        line, f = vecmap_line(explain(cur, sql, (vec(ds.queries[0]),)))
+        assert int(f["ef"]) == best[0] and "target_recall 0.99 not reached, best tuned ef" in line, (line, rows)
+        said = notices.matching("did not reach recall 0.99 at any measured ef")
+        assert len(said) == 1 and f"using ef = {best[0]}" in said[0], notices.items
+        cur.execute(sql, (vec(ds.queries[1]),)).fetchall()
+        assert len(notices.matching("did not reach recall")) == 1, "once per session"
+        assert not notices.matching("run vecmap_tune"), notices.items
+        # More than twice the rows it was tuned at (and 1,000 more): the curve may be stale.
+        with cur.copy("COPY items (id, category, embedding) FROM STDIN") as cp:
+            for i in range(1000, 3100):
+                cp.write_row((i, 0, vec(ds.base[i])))
+        cur.execute("SET vecmap.target_recall = 0.5")
+        cur.execute(sql, (vec(ds.queries[2]),)).fetchall()
+        grown = notices.matching("was tuned at 1000 rows and now holds about 3100; run vecmap_tune('items_emb') again")
+        assert len(grown) == 1, notices.items
+        cur.execute(sql, (vec(ds.queries[3]),)).fetchall()
+        assert len(notices.matching("was tuned at")) == 1, "once per session"
+
+
+def test_compaction_and_sidecar_rebuilds_keep_the_calibration(ds):
+    """Same rows and parameters, so the curve still describes the graph: VACUUM's compaction
+    and a sidecar rebuilt from the log keep it; REINDEX (a new index build) does not."""
+    with fresh_database("tunekeep") as name:
+        sql = "SELECT id FROM items ORDER BY embedding <=> %s::vector LIMIT 10"
+
+        def check(c, what):
+            cur = c.cursor()
+            assert cur.execute("SELECT * FROM vecmap_calibration('items_emb')").fetchall() == curve, what
+            assert cur.execute("SELECT tuned_at FROM vecmap_index_stats('items_emb')").fetchone()[0] == tuned_at, what
+            cur.execute("SET vecmap.target_recall = 0.9")
+            line, f = vecmap_line(explain(cur, sql, (vec(ds.queries[0]),)))
+            assert "(target_recall 0.9, tuned)" in line and int(f["ef"]) == chosen, (what, line)
+
+        with connect_unprepared(name) as c:
+            cur = c.cursor()
+            load(c, ds, n=2000)
+            cur.execute("CREATE INDEX items_emb ON items USING vecmap (embedding vector_cosine_ops)")
+            chosen = next(r[0] for r in cur.execute("SELECT ef, chosen FROM vecmap_tune('items_emb', target_recall => 0.9, sample_size => 100)") if r[1])
+            curve = cur.execute("SELECT * FROM vecmap_calibration('items_emb')").fetchall()
+            path, tuned_at = cur.execute("SELECT sidecar_path, tuned_at FROM vecmap_index_stats('items_emb')").fetchone()
+            inode = os.stat(path).st_ino
+            cur.execute("DELETE FROM items WHERE id % 3 = 0")
+            cur.execute("VACUUM (INDEX_CLEANUP ON) items")
+            assert os.stat(path).st_ino != inode, "past 20% tombstones VACUUM rebuilt the graph"
+            check(c, "compaction")
+        os.remove(path)
+        with connect_unprepared(name) as c:
+            notices = Notices(c)
+            check(c, "rebuild")
+            assert notices.matching("rebuilding its sidecar"), notices.items
+            c.execute("REINDEX INDEX items_emb")
+            assert c.execute("SELECT count(*) FROM vecmap_calibration('items_emb')").fetchone()[0] == 0
 
 
 def test_tune_is_cancellable_and_stores_nothing_when_cancelled(ds):

@@ -39,3 +39,57 @@ def test_update_path(old):
         fresh = sorted(r[0] for r in c.execute(
             "SELECT pg_describe_object(classid, objid, 0) FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'vecmap') AND deptype = 'e'"))
     assert objs == fresh
+
+
+def rewrite_format_version(path, version):
+    """Makes a sidecar look written by another format version: a valid header (checksum
+    recomputed over the 136-byte Params with its crc field zeroed), the rest unchanged."""
+    import zlib
+
+    with open(path, "r+b") as f:
+        params = bytearray(f.read(136))
+        params[8:12] = version.to_bytes(4, "little")
+        params[12:16] = bytes(4)
+        params[12:16] = zlib.crc32(bytes(params)).to_bytes(4, "little")
+        f.seek(0)
+        f.write(params)
+
+
+@pytest.mark.parametrize("old", ["0.1.0", "0.2.0"])
+def test_update_rebuilds_an_older_sidecar_format(old):
+    """The .so of a new release reads a sidecar its predecessor wrote in an older format:
+    after ALTER EXTENSION UPDATE the index rebuilds it from its log with a WARNING and answers
+    as before."""
+    rng = np.random.default_rng(5)
+    # Past SCAN_APPLY (1024) entries: a scan rebuilds the sidecar instead of reading the log.
+    data = rng.standard_normal((1200, 32)).astype(np.float32)
+    sql = "SELECT id FROM t ORDER BY v <-> %s::vector LIMIT 10"
+    with fresh_database("upgfmt") as name:
+        with connect(name) as c:
+            c.execute("DROP EXTENSION vecmap")
+            c.execute(f"CREATE EXTENSION vecmap VERSION '{old}'")
+            c.execute("CREATE TABLE t (id int, v vector(32))")
+            c.cursor().executemany("INSERT INTO t VALUES (%s, %s)", [(i, vec(v)) for i, v in enumerate(data)])
+            c.execute("CREATE INDEX t_v ON t USING vecmap (v vector_l2_ops)")
+            # A beam nearly as wide as the table: exact answers, so two graphs give the same rows.
+            c.execute("SET vecmap.ef_search = 1000")
+            c.execute("SET enable_seqscan = off")
+            before = [[r[0] for r in c.execute(sql, (vec(q),))] for q in data[:20]]
+            c.execute("ALTER EXTENSION vecmap UPDATE")
+            path, fmt, built = c.execute("SELECT sidecar_path, format_version, last_rebuilt FROM vecmap_index_stats('t_v')").fetchone()
+        # A new session, as after installing a new release (backends keep their mapped file).
+        rewrite_format_version(path, fmt - 1)
+        with connect(name) as c:
+            warnings = []
+            c.add_notice_handler(lambda d: warnings.append((d.severity_nonlocalized, d.message_primary)))
+            c.execute("SET vecmap.ef_search = 1000")
+            c.execute("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in c.execute("EXPLAIN " + sql, (vec(data[0]),)))
+            assert "Index Scan using t_v" in plan, plan
+            after = [[r[0] for r in c.execute(sql, (vec(q),))] for q in data[:20]]
+            assert [w for w in warnings if w[0] == "WARNING" and "rebuilding its sidecar" in w[1] and f"format version {fmt - 1}" in w[1]], warnings
+            assert after == before and [a[0] for a in after] == list(range(20))
+            assert c.execute("SELECT format_version, last_rebuilt >= %s FROM vecmap_index_stats('t_v')", (built,)).fetchone() == (fmt, True)
+            warnings.clear()
+            c.execute(sql, (vec(data[1]),)).fetchall()
+            assert warnings == [], "rebuilt once"
