@@ -4,6 +4,9 @@
 export PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 export PGBIN ?= $(shell $(PG_CONFIG) --bindir)
 export VECMAP_PORT ?= 55432
+# rustup's cargo (scripts/setup.sh installs it there when no recent Rust is found), first like
+# `. ~/.cargo/env` puts it: Debian's own rustc is too old for pgrx.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 PGRX_DATA ?= /tmp/vecmap-pgrx-test
 PY := .venv/bin/python
 # bash: the fuzz recipe reads PIPESTATUS.

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"  # rustup's, as setup.sh installs it
 out="${CARGO_TARGET_DIR:-target}/release"
 rm -rf "$out/vecmap-pg15"  # pgrx package does not clear files of earlier versions
 cargo pgrx package -c "$PG_CONFIG" >/dev/null
