@@ -10,14 +10,17 @@ PORT=${VECMAP_PORT:-55432}
 DATA=${VECMAP_PGDATA:-/tmp/vecmap-pg-$PORT}
 SOCK=/tmp
 LOG="$DATA.log"
+# The data directory is the postgres user's (mode 0700): everything that touches it, or
+# changes ownership, runs as postgres or through sudo (SUDO is empty for root).
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 as_pg() { if [ "$(id -un)" = postgres ]; then "$@"; else sudo -u postgres "$@"; fi; }
 
 case "${1:-}" in
   start)
-    if [ ! -f "$DATA/PG_VERSION" ]; then
-      mkdir -p "$DATA" && chown postgres:postgres "$DATA" && chmod 700 "$DATA"
+    if ! as_pg test -f "$DATA/PG_VERSION"; then
+      $SUDO mkdir -p "$DATA" && $SUDO chown postgres:postgres "$DATA" && $SUDO chmod 700 "$DATA"
       as_pg "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 ${VECMAP_INITDB_OPTS:-} >/dev/null
-      cat >> "$DATA/postgresql.conf" <<CONF
+      as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<CONF
 listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$SOCK'
@@ -29,14 +32,14 @@ wal_level = replica
 max_wal_senders = 4
 CONF
     fi
-    touch "$LOG" && chown postgres:postgres "$LOG"
+    $SUDO touch "$LOG" && $SUDO chown postgres:postgres "$LOG"
     if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
       as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 -o "${VECMAP_PG_OPTS:-}" start >/dev/null
     fi
     echo "PostgreSQL running: psql -h 127.0.0.1 -p $PORT -U postgres  (data $DATA, log $LOG)"
     ;;
   stop)
-    if [ -f "$DATA/postmaster.pid" ]; then as_pg "$PGBIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null || true; fi
+    if as_pg test -f "$DATA/postmaster.pid"; then as_pg "$PGBIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null || true; fi
     ;;
   status) as_pg "$PGBIN/pg_ctl" -D "$DATA" status ;;
   psql) shift; exec psql -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@" ;;
