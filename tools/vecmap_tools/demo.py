@@ -3,10 +3,12 @@
 Loads the committed MiniLM fixture (Debian package descriptions embedded with
 all-MiniLM-L6-v2) into a table, builds a vecmap index, answers natural-language queries
 (embedded with the same model), then measures recall@10 and latency against exact search
-on the same rows.
+on the same rows, and against the fixture's committed ground truth. Exits non-zero when the
+index is not used or its recall@10 is below --min-recall (0.9).
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -25,11 +27,13 @@ def vec(v):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default=os.path.join(REPO, "fixtures", "minilm-debian"), help="dataset directory (see `python -m vecmap_data.dataset --help`)")
-    ap.add_argument("--port", type=int, default=int(os.environ.get("VECMAP_PORT", "55432")))
-    ap.add_argument("--db", default="vecmap_demo")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("VECMAP_PORT", "55432")), help="server on 127.0.0.1 (default $VECMAP_PORT or 55432)")
+    ap.add_argument("--db", default="vecmap_demo", help="database to (re)create (default vecmap_demo)")
     ap.add_argument("--query", action="append", default=[], help="extra natural-language query (needs the embedding model installed)")
     ap.add_argument("--ef-search", type=int, default=40)
+    ap.add_argument("--min-recall", type=float, default=0.9, help="fail below this recall@10 against exact search (default 0.9)")
     args = ap.parse_args()
+    failures = []
 
     ds = load_dataset(args.dataset)
     dsn = f"host=127.0.0.1 port={args.port} user=postgres"
@@ -60,6 +64,8 @@ def main():
         sql = "SELECT body, embedding <=> %s::vector AS d FROM docs ORDER BY embedding <=> %s::vector LIMIT 3"
         plan = cur.execute("EXPLAIN " + sql, (vec(queries[0][1]), vec(queries[0][1]))).fetchall()
         print("plan:", " / ".join(r[0].strip() for r in plan[:2]))
+        if not any("Index Scan using docs_embedding_idx" in r[0] for r in plan):
+            failures.append("the query plan does not use the vecmap index")
         for text, q in queries:
             print(f"\n? {text}")
             for body, d in cur.execute(sql, (vec(q), vec(q))):
@@ -86,11 +92,27 @@ def main():
         approx, lat_idx = run(True)
         rec = np.mean([len(a & e) / 10 for a, e in zip(approx, exact)])
         print(f"\nrecall@10 over {len(ds.queries)} held-out queries (vs exact search on the same rows): {rec:.3f}")
+        if rec < args.min_recall:
+            failures.append(f"recall@10 {rec:.3f} is below {args.min_recall}")
+        gt = ds.gt.get("cosine")
+        if gt is not None and len(gt) == len(ds.queries):
+            # The exact search itself, against the neighbours computed when the fixture was made
+            # (numpy; ties in the last place may order differently).
+            truth = [set(int(i) for i in row[:10]) for row in gt]
+            agree = np.mean([len(e & t) / 10 for e, t in zip(exact, truth)])
+            print(f"exact search vs the fixture's ground truth: {agree:.3f}; vecmap index vs ground truth: "
+                  f"{np.mean([len(a & t) / 10 for a, t in zip(approx, truth)]):.3f}")
+            if agree < 0.98:
+                failures.append(f"exact search agrees with the fixture's ground truth on only {agree:.3f} of the top 10")
         print("latency (prepared statement, binary parameters, one client):")
         print(f"  vecmap index: p50 {np.percentile(lat_idx, 50):.2f} ms  p99 {np.percentile(lat_idx, 99):.2f} ms")
         print(f"  exact scan:      p50 {np.percentile(lat_exact, 50):.2f} ms  p99 {np.percentile(lat_exact, 99):.2f} ms")
     print(f"\nconnect: psql -h 127.0.0.1 -p {args.port} -U postgres {args.db}")
     print("stop the server: make cluster-stop")
+    if failures:
+        for f in failures:
+            print(f"demo FAILED: {f}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
