@@ -1,5 +1,8 @@
 """Throw-away PostgreSQL clusters for durability tests: initdb, start, kill -9, base backups,
-standbys. Each runs as the `postgres` user on its own loopback port and data directory."""
+standbys. Each runs on its own loopback port and data directory, as the `postgres` user when
+the tests run as root (initdb refuses root), otherwise as the user running the tests (e.g. one
+with sudo): the tests open, damage and delete sidecars, stop and kill -9 their servers, and
+need no privileges for that when the servers are their own."""
 import os
 import shutil
 import signal
@@ -12,6 +15,7 @@ PGBIN = os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin")
 
 
 def as_postgres(*args, check=True):
+    """Runs a command as the clusters' OS user: `postgres` for root, else ourselves."""
     cmd = list(args) if os.geteuid() != 0 else ["sudo", "-u", "postgres", *args]
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
 
@@ -26,8 +30,7 @@ class Cluster:
     def init(self, checksums=False):
         self.destroy()
         os.makedirs(self.data)
-        shutil.chown(self.data, "postgres", "postgres")
-        os.chmod(self.data, 0o700)
+        _own(self.data)
         opts = ["-k"] if checksums else []
         as_postgres(f"{PGBIN}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust", *opts)
         self.configure()
@@ -119,8 +122,7 @@ class Cluster:
     def base_backup(self, target, extra=()):
         target.destroy()
         os.makedirs(target.data)
-        shutil.chown(target.data, "postgres", "postgres")
-        os.chmod(target.data, 0o700)
+        _own(target.data)
         as_postgres(f"{PGBIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-D", target.data, "-c", "fast", "-X", "stream", *extra)
         # The copy carries our port; point it at its own.
         with open(os.path.join(target.data, "postgresql.conf"), "a") as f:
@@ -151,6 +153,13 @@ class Cluster:
                 " (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode(c.oid)"
                 " FROM pg_class c WHERE relname = %s", (index,)).fetchone()
         return os.path.join(self.data, "vecmap", f"{spc}_{dbo}_{rel}.vmap")
+
+
+def _own(path):
+    """Makes a new data directory the clusters' OS user's, mode 0700."""
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
+    os.chmod(path, 0o700)
 
 
 def _pids():

@@ -15,7 +15,7 @@ import uuid
 import psycopg
 import pytest
 
-from vecmap_server import connect, data_directory, fresh_database
+from vecmap_server import connect, data_directory, fresh_database, server_listdir, server_lstat, server_write
 
 SUFFIX = uuid.uuid4().hex[:6]
 OWNER = f"vecmap_owner_{SUFFIX}"
@@ -88,18 +88,18 @@ def test_no_function_takes_a_path_or_runs_as_definer(db):
 def test_sidecar_files_are_owner_only_inside_the_data_directory(db, owned):
     data = os.path.realpath(data_directory())
     d = os.path.join(data, "vecmap")
-    st = os.stat(d)
+    st = server_lstat(d, follow=True)[0]
     server_uid = os.stat(data).st_uid
     assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == server_uid
-    names = os.listdir(d)
+    names = server_listdir(d)
     assert os.path.basename(sidecar_of(db, owned)) in names
     for n in names:
         p = os.path.join(d, n)
-        s = os.lstat(p)
+        s, real = server_lstat(p)
         assert stat.S_ISREG(s.st_mode), f"{n} is not a regular file"
         assert stat.S_IMODE(s.st_mode) == 0o600, f"{n} has mode {oct(s.st_mode)}"
         assert s.st_uid == server_uid, f"{n} is owned by uid {s.st_uid}"
-        assert os.path.realpath(p).startswith(data + os.sep)
+        assert real.startswith(data + os.sep)
 
 
 def test_index_functions_need_ownership(db, owned):
@@ -137,8 +137,7 @@ def test_messages_to_users_hold_no_absolute_path(db):
         c.execute("INSERT INTO dmg SELECT g, ('[' || g || ',1,1,1]')::vector FROM generate_series(1, 2000) g")
         c.execute("CREATE INDEX dmg_idx ON dmg USING vecmap (v)")
     path = sidecar_of(db, "dmg_idx")
-    with open(path, "r+b") as f:
-        f.write(b"\0" * 4096)
+    server_write(path, 0, b"\0" * 4096)
     notices = []
     with as_role(db, OWNER) as c:
         c.add_notice_handler(lambda d: notices.append(d.message_primary))
@@ -261,14 +260,14 @@ def test_large_build_is_cancelled_by_statement_timeout(db):
     with connect(db) as c:
         fill(c, "slow", 20000, 64)
         d = os.path.join(data_directory(), "vecmap")
-        before = set(os.listdir(d))
+        before = set(server_listdir(d))
         c.execute("SET statement_timeout = '1500ms'")
         t0 = time.monotonic()
         with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
             c.execute("CREATE INDEX slow_idx ON slow USING vecmap (v) WITH (m = 100, ef_construction = 1000)")
         assert time.monotonic() - t0 < 5, "a build stops within a few seconds of its timeout"
         c.execute("RESET statement_timeout")
-        assert set(os.listdir(d)) == before, "a cancelled build leaves no sidecar or temporary file"
+        assert set(server_listdir(d)) == before, "a cancelled build leaves no sidecar or temporary file"
         assert c.execute("SELECT count(*) FROM pg_class WHERE relname = 'slow_idx'").fetchone()[0] == 0
 
 

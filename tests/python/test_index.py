@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from vecmap_server import REPO, connect, data_directory, fresh_database, vec
+from vecmap_server import REPO, connect, data_directory, fresh_database, server_listdir, server_readable, vec
 
 FIXTURE = os.path.join(REPO, "fixtures", "minilm-debian")
 OPS = {"vector_l2_ops": "<->", "vector_ip_ops": "<#>", "vector_cosine_ops": "<=>"}
@@ -57,17 +57,17 @@ def assert_uses_index(cur, sql, params, index):
 
 
 def sidecar_file(cur, index):
-    """Path of an index's sidecar: $PGDATA/vecmap/<spc>_<db>_<relfilenode>.vmap."""
+    """Path of an index's sidecar: $PGDATA/vecmap/<spc>_<db>_<relfilenode>.vmap (for reading;
+    a snapshot of it when the data directory is not ours, see vecmap_server)."""
     spc, db, rel = cur.execute(
         "SELECT CASE WHEN c.reltablespace = 0 THEN (SELECT oid FROM pg_tablespace WHERE spcname = 'pg_default') ELSE c.reltablespace END,"
         " (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode(c.oid)"
         " FROM pg_class c WHERE c.relname = %s", (index,)).fetchone()
-    return os.path.join(data_directory(), "vecmap", f"{spc}_{db}_{rel}.vmap")
+    return server_readable(os.path.join(data_directory(), "vecmap", f"{spc}_{db}_{rel}.vmap"))
 
 
 def sidecars(prefix=""):
-    d = os.path.join(data_directory(), "vecmap")
-    return sorted(f for f in os.listdir(d) if f.startswith(prefix)) if os.path.isdir(d) else []
+    return sorted(f for f in server_listdir(os.path.join(data_directory(), "vecmap")) if f.startswith(prefix))
 
 
 @pytest.mark.parametrize("opclass", list(OPS))

@@ -4,6 +4,7 @@ vecmap_prewarm, EXPLAIN (ANALYZE) counters, and the build/vacuum summaries.
 
 Recall is always measured against exact search on the same rows (the same query with index
 scans disabled), on the fixture's held-out queries: texts that were never indexed."""
+import inspect
 import json
 import os
 import threading
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row, tuple_row
 
-from vecmap_server import REPO, connect, fresh_database, vec
+from vecmap_server import REPO, as_server_user, connect, fresh_database, server_lstat, vec
 
 FIXTURE = os.path.join(REPO, "fixtures", "minilm-debian")
 K = 10
@@ -320,7 +321,7 @@ def test_index_stats_follow_inserts_deletes_and_vacuum(ds):
         assert 1 <= s["l0_degree_min"] <= s["l0_degree_mean"] <= s["l0_degree_max"] <= 24
         assert 0 <= s["entry_point"] < 2000
         assert s["sidecar_path"].startswith(os.path.join(s["sidecar_path"].split("/vecmap/")[0], "vecmap/")), "superuser sees the full path"
-        assert os.path.getsize(s["sidecar_path"]) == s["sidecar_bytes"]
+        assert server_lstat(s["sidecar_path"])[0].st_size == s["sidecar_bytes"]
         assert 0 < s["int8_bytes"] < s["f32_bytes"], "384-d int8 rows are a quarter of f32 rows"
         assert s["f32_bytes"] >= 2000 * 384 * 4 and s["graph_bytes"] >= 2000 * 24 * 4
         assert s["int8_bytes"] + s["f32_bytes"] + s["graph_bytes"] <= s["sidecar_bytes"]
@@ -393,6 +394,12 @@ def wait_unmapped(path, timeout=60):
 
 def evict(path):
     """Drops a file's pages from the page cache once no process maps it."""
+    if not os.access(path, os.R_OK):
+        # The server's file, and its backends' /proc/<pid>/maps, are not ours: the same as
+        # the server's OS user.
+        src = "import os, time\n" + inspect.getsource(wait_unmapped) + inspect.getsource(evict)
+        as_server_user("/usr/bin/python3", "-c", f"{src}\nevict({path!r})")
+        return
     wait_unmapped(path)
     fd = os.open(path, os.O_RDONLY)
     try:
