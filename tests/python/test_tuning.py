@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row, tuple_row
 
-from vecmap_server import REPO, as_server_user, connect, fresh_database, server_lstat, vec
+from vecmap_server import REPO, as_server_user, connect, fresh_database, server_lstat, server_remove, vec
 
 FIXTURE = os.path.join(REPO, "fixtures", "minilm-debian")
 K = 10
@@ -260,12 +260,12 @@ def test_compaction_and_sidecar_rebuilds_keep_the_calibration(ds):
             chosen = next(r[0] for r in cur.execute("SELECT ef, chosen FROM vecmap_tune('items_emb', target_recall => 0.9, sample_size => 100)") if r[1])
             curve = cur.execute("SELECT * FROM vecmap_calibration('items_emb')").fetchall()
             path, tuned_at = cur.execute("SELECT sidecar_path, tuned_at FROM vecmap_index_stats('items_emb')").fetchone()
-            inode = os.stat(path).st_ino
+            inode = server_lstat(path)[0].st_ino
             cur.execute("DELETE FROM items WHERE id % 3 = 0")
             cur.execute("VACUUM (INDEX_CLEANUP ON) items")
-            assert os.stat(path).st_ino != inode, "past 20% tombstones VACUUM rebuilt the graph"
+            assert server_lstat(path)[0].st_ino != inode, "past 20% tombstones VACUUM rebuilt the graph"
             check(c, "compaction")
-        os.remove(path)
+        server_remove(path)
         with connect_unprepared(name) as c:
             notices = Notices(c)
             check(c, "rebuild")

@@ -3,7 +3,7 @@ index's sidecar written by another format version is rebuilt (see tests/durabili
 import numpy as np
 import pytest
 
-from vecmap_server import connect, fresh_database, vec
+from vecmap_server import connect, fresh_database, server_read, server_write, vec
 
 
 def versions():
@@ -46,13 +46,11 @@ def rewrite_format_version(path, version):
     recomputed over the 136-byte Params with its crc field zeroed), the rest unchanged."""
     import zlib
 
-    with open(path, "r+b") as f:
-        params = bytearray(f.read(136))
-        params[8:12] = version.to_bytes(4, "little")
-        params[12:16] = bytes(4)
-        params[12:16] = zlib.crc32(bytes(params)).to_bytes(4, "little")
-        f.seek(0)
-        f.write(params)
+    params = bytearray(server_read(path, 136))
+    params[8:12] = version.to_bytes(4, "little")
+    params[12:16] = bytes(4)
+    params[12:16] = zlib.crc32(bytes(params)).to_bytes(4, "little")
+    server_write(path, 0, params)
 
 
 @pytest.mark.parametrize("old", ["0.1.0", "0.2.0"])

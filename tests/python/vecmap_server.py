@@ -74,13 +74,15 @@ def server_listdir(d):
         return [r[0] for r in c.execute("SELECT pg_ls_dir(%s, true, false)", (d,))]
 
 
-def server_read(path):
-    """The bytes of a file (pg_read_binary_file when it is not ours)."""
+def server_read(path, length=None):
+    """The bytes of a file, or its first `length` (pg_read_binary_file when it is not ours)."""
     if _ours(path):
         with open(path, "rb") as f:
-            return f.read()
+            return f.read(-1 if length is None else length)
     with connect() as c:
-        return bytes(c.execute("SELECT pg_read_binary_file(%s)", (path,)).fetchone()[0])
+        if length is None:
+            return bytes(c.execute("SELECT pg_read_binary_file(%s)", (path,)).fetchone()[0])
+        return bytes(c.execute("SELECT pg_read_binary_file(%s, 0, %s)", (path, length)).fetchone()[0])
 
 
 def server_readable(path):
@@ -106,6 +108,14 @@ def server_write(path, offset, data):
             f.write(data)
         return
     as_server_user("dd", f"of={path}", "conv=notrunc,fsync", "oflag=seek_bytes", f"seek={offset}", "status=none", input=bytes(data))
+
+
+def server_remove(path):
+    """Deletes a file."""
+    if _ours(os.path.dirname(path), os.W_OK | os.X_OK):
+        os.remove(path)
+    else:
+        as_server_user("rm", "--", path)
 
 
 _STAT = "import json, os, sys; st = os.{}(sys.argv[1]); print(json.dumps([tuple(st)[:10], os.path.realpath(sys.argv[1])]))"
