@@ -83,12 +83,17 @@ fn fallocate(file: &File, path: &Path, len: u64) -> Result<()> {
 /// Maps `len` bytes at `offset`. The first `hot` bytes (int8 rows, graph, node info: what
 /// every search touches at random) are advised MADV_HUGEPAGE, so page-cache folios created
 /// through this mapping are 2 MiB where the filesystem allows it and map with one TLB entry.
-/// The f32 rerank rows stay in small pages: a rerank under memory pressure reads 4 KiB, not 2 MiB.
+/// The f32 rerank rows after them are advised MADV_RANDOM: a rerank reads a handful of rows
+/// scattered over the arena, and without the advice each page fault under memory pressure
+/// reads ahead 128 KiB around the row (measured in BENCHMARKS.md, "Larger than memory").
 fn map(file: &File, path: &Path, offset: u64, len: usize, hot: usize) -> Result<ChunkMap> {
     let map = MmapOptions::new().offset(offset).len(len).map_raw(file).map_err(|e| Error::io(path, e))?;
+    // Hints: kernels or filesystems without file THP ignore or refuse them.
     if hot > 0 {
-        // A hint: kernels or filesystems without file THP ignore or refuse it.
         let _ = map.advise_range(memmap2::Advice::HugePage, 0, hot.min(len));
+    }
+    if hot < len {
+        let _ = map.advise_range(memmap2::Advice::Random, hot, len - hot);
     }
     let base = map.as_mut_ptr();
     Ok(ChunkMap { _map: map, base, len })
