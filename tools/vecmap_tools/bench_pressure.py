@@ -10,8 +10,9 @@ bytes the backend read from storage per query (`read_bytes` of /proc/<backend>/i
 hits are not counted, readahead is).
 
 Cold start: the server restarted with an empty page cache, then (with and without each system's
-prewarm: `vecmap_prewarm`, pgvector's index with contrib's `pg_prewarm`) the time to the first
-answer and the QPS over the first queries.
+prewarm: `vecmap_prewarm`, also with its f32 rows, and pgvector's index with contrib's
+`pg_prewarm`) the time to the first answer (connection and prewarm included) and the QPS over
+the first queries.
 
 Both need root (cgroups, /proc/sys/vm/drop_caches) and stop and start the benchmark's server with
 scripts/cluster.sh, with `shared_buffers` = --shared-buffers (what a server sized for its
@@ -133,11 +134,11 @@ def sizes(conn, name):
     return out
 
 
-def prewarm(conn, name):
-    """Each system's own prewarm: seconds taken."""
+def prewarm(conn, name, with_vectors=False):
+    """Each system's own prewarm (vecmap's `with_vectors` also reads the f32 rows): seconds taken."""
     t = time.perf_counter()
     if name == "vecmap":
-        conn.execute("SELECT vecmap_prewarm('items_embedding_idx')")
+        conn.execute("SELECT vecmap_prewarm('items_embedding_idx', %s)", (with_vectors,))
     else:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA public")
         conn.execute("SELECT public.pg_prewarm('items_embedding_idx')")
@@ -202,17 +203,16 @@ def cold_start(args, systems, dsn, datadir, bindir, queries, gt10, query, efs, l
     out = dict(queries=args.cold_queries, systems={})
     for name, (_, schema, _, guc) in systems.items():
         res = out["systems"][name] = {}
-        for with_prewarm in (False, True):
+        for key in ("plain", "prewarm") + (("prewarm_f32",) if name == "vecmap" else ()):
             restart(args, datadir, bindir)
             t0 = time.perf_counter()
             conn = connect(dsn, schema)
             conn.execute(f"SET {guc} = {efs[name]}")
-            pw = prewarm(conn, name) if with_prewarm else None
+            pw = prewarm(conn, name, key == "prewarm_f32") if key != "plain" else None
             first = run_queries(conn, query, queries, gt10, count=1)
             first_answer = time.perf_counter() - t0
             rest = run_queries(conn, query, queries[1:], gt10[1:], count=args.cold_queries - 1)
             total = time.perf_counter() - t0
-            key = "prewarm" if with_prewarm else "plain"
             res[key] = dict(prewarm_s=pw, first_answer_s=first_answer, first_query_ms=first["p50_ms"],
                             qps_first=args.cold_queries / total, recall=rest["recall"],
                             p99_ms=rest["p99_ms"], read_bytes_per_query=rest["read_bytes_per_query"])
@@ -247,10 +247,10 @@ def markdown(res):
         out += [f"#### Cold start (restart, page cache dropped; first {c['queries']:,} queries, 1 client)", "",
                 "| system | prewarm | prewarm s | first answer ms | QPS over the first queries | read/query |",
                 "|---|---|---:|---:|---:|---:|"]
+        label = {"plain": "no", "prewarm": "yes", "prewarm_f32": "yes, with f32 rows"}
         for name, s in c["systems"].items():
-            for key in ("plain", "prewarm"):
-                m = s[key]
-                out.append(f"| {name} | {'yes' if key == 'prewarm' else 'no'} | "
+            for key, m in s.items():
+                out.append(f"| {name} | {label[key]} | "
                            f"{'—' if m['prewarm_s'] is None else format(m['prewarm_s'], '.2f')} | "
                            f"{m['first_answer_s'] * 1000:,.0f} | {m['qps_first']:,.0f} | "
                            f"{m['read_bytes_per_query'] / 1024:,.1f} KiB |")
