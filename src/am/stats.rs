@@ -204,8 +204,9 @@ pub unsafe extern "C-unwind" fn index_stats(fcinfo: pg_sys::FunctionCallInfo) ->
 
 /// `vecmap_prewarm(index regclass, with_vectors boolean DEFAULT false) → bigint`: pulls the
 /// int8 arena and the graph (and the f32 arena when `with_vectors`) into the OS page cache
-/// and returns the bytes covered. Uses MADV_WILLNEED, then reads a byte of every page, so
-/// the pages are resident when it returns. The page cache is shared by all backends and outlives a server
+/// and returns the bytes covered. Uses MADV_WILLNEED (and MADV_HUGEPAGE where the kernel
+/// supports it for this mapping), then reads a byte of every page, so the pages are
+/// resident when it returns. The page cache is shared by all backends and outlives a server
 /// restart (unlike shared_buffers). A missing sidecar is rebuilt first; 0 for an empty index.
 /// Cancellable. ERRORs unless the caller owns the index.
 #[export_name = "vecmap_prewarm"]

@@ -134,15 +134,18 @@ fn resident(r: &Region) -> u64 {
 
 /// Pulls the traversal regions (int8 rows, layer-0 lists, node info, upper lists) — and the
 /// f32 rows when `with_vectors` — into the page cache: `MADV_WILLNEED` starts readahead for
-/// every region (errors ignored), then one byte of every page is read so the pages are
-/// resident when this returns. No MADV_HUGEPAGE: 2 MiB folios multiply the write-back of
-/// later inserts (see `sidecar::file::map`). Returns the bytes covered. `tick` runs every 16 MiB.
+/// every region, `MADV_HUGEPAGE` is requested where the kernel supports it for this mapping
+/// (errors ignored), then one byte of every page is read so the pages are resident when this
+/// returns. Returns the bytes covered. `tick` runs every 16 MiB.
 pub fn prewarm(sc: &Sidecar, with_vectors: bool, mut tick: impl FnMut()) -> u64 {
     let regions: Vec<Region> = sc.regions().into_iter().filter(|r| with_vectors || r.kind != RegionKind::Vectors).collect();
     for r in &regions {
         let (start, len) = page_span(r);
-        // SAFETY: advisory call on our own mapping; failure only means "no advice taken".
-        unsafe { libc::madvise(start, len, libc::MADV_WILLNEED) };
+        // SAFETY: advisory calls on our own mapping; failures only mean "no advice taken".
+        unsafe {
+            libc::madvise(start, len, libc::MADV_WILLNEED);
+            libc::madvise(start, len, libc::MADV_HUGEPAGE);
+        }
     }
     let mut bytes = 0u64;
     let mut since_tick = 0usize;

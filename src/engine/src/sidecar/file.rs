@@ -80,16 +80,19 @@ fn fallocate(file: &File, path: &Path, len: u64) -> Result<()> {
     }
 }
 
-/// Maps `len` bytes at `offset`; the part after the first `hot` bytes (int8 rows, graph, node
-/// info) holds the f32 rerank rows, advised MADV_RANDOM: a rerank reads a handful of rows
+/// Maps `len` bytes at `offset`. The first `hot` bytes (int8 rows, graph, node info: what
+/// every search touches at random) are advised MADV_HUGEPAGE, so page-cache folios created
+/// through this mapping are 2 MiB where the filesystem allows it and map with one TLB entry.
+/// The f32 rerank rows after them are advised MADV_RANDOM: a rerank reads a handful of rows
 /// scattered over the arena, and without the advice each page fault under memory pressure
-/// reads ahead 128 KiB around its row. The hot part is not advised MADV_HUGEPAGE: 2 MiB
-/// page-cache folios made every graph fold write back ~1 MB per inserted row at 1M rows (4×
-/// the small-page figure) for no measurable search gain (BENCHMARKS.md, "Larger than memory").
+/// reads ahead 128 KiB around the row (measured in BENCHMARKS.md, "Larger than memory").
 fn map(file: &File, path: &Path, offset: u64, len: usize, hot: usize) -> Result<ChunkMap> {
     let map = MmapOptions::new().offset(offset).len(len).map_raw(file).map_err(|e| Error::io(path, e))?;
+    // Hints: kernels or filesystems without file THP ignore or refuse them.
+    if hot > 0 {
+        let _ = map.advise_range(memmap2::Advice::HugePage, 0, hot.min(len));
+    }
     if hot < len {
-        // A hint: failure only means readahead stays on.
         let _ = map.advise_range(memmap2::Advice::Random, hot, len - hot);
     }
     let base = map.as_mut_ptr();
