@@ -235,9 +235,9 @@ def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
     conn = connect(dsn, schema)
     conn.add_notice_handler(lambda d: notices.append(f"{name}: {d.severity}: {d.message_primary}"))
     kept = args.reuse_db and conn.execute("SELECT to_regclass('items_embedding_idx')").fetchone()[0]
-    if not kept:
+    if not kept and not args.no_inserts:
         log(f"{name}: inserts without a vector index")
-    res["inserts"] = {"none": None if kept else inserts(conn, held)}
+    res["inserts"] = {"none": None if kept or args.no_inserts else inserts(conn, held)}
 
     workers = args.nproc - 1  # plus the leader, which also builds: one process per core
     conn.execute(f"SET max_parallel_maintenance_workers = {workers}")
@@ -302,9 +302,10 @@ def bench_system(args, name, dsn, datadir, queries, gt10, held, notices):
             "AND relfilenode = pg_relation_filenode('items_embedding_idx')").fetchone()[0]
     log(f"{name}: resident after the sweep: {page / 2**20:.1f} of {size / 2**20:.1f} MB in the page cache")
 
-    log(f"{name}: inserts into the indexed table")
     conn.execute(f"RESET {guc}")
-    res["inserts"]["indexed"] = inserts(conn, held, probe=queries[0])
+    if not args.no_inserts:
+        log(f"{name}: inserts into the indexed table")
+        res["inserts"]["indexed"] = inserts(conn, held, probe=queries[0])
     if not kept:
         conn.execute("DROP INDEX items_embedding_idx")
     conn.close()
@@ -432,6 +433,8 @@ def parse_args(argv):
     ap.add_argument("--no-restart", action="store_true",
                     help="don't restart the server (scripts/cluster.sh) and evict the index from the page "
                          "cache before each sweep; the hot set then includes what the build left cached")
+    ap.add_argument("--no-inserts", action="store_true",
+                    help="skip the COPY/INSERT/DELETE+VACUUM measurements (slow for pgvector at 1M rows)")
     ap.add_argument("--out", default=str(REPO / "results"))
     g = ap.add_argument_group("memory pressure and cold start (instead of the sweep; root; see bench_pressure.py)")
     g.add_argument("--memory-limit", help="run each system's operating point without and with this cgroup memory "

@@ -104,17 +104,19 @@ def markdown(res):
                        f"{ratio} |")
         out += ["", "QPS interpolated (log-linear) between the ef points that bracket the recall; `≥` = the "
                 "curve's lowest ef already exceeds that recall, so its QPS there is a lower bound."]
+    if all(i is None for s in res["systems"].values() for i in s["inserts"].values()):
+        return "\n".join(out) + "\n"  # --no-inserts
     out += ["", "| system | vector index | COPY | INSERT, autocommit | INSERT, one transaction | "
             "next query after | DELETE + VACUUM |", "|---|---|--:|--:|--:|--:|--:|"]
     for name, s in res["systems"].items():
         for key, label in (("none", "none (primary key only)"), ("indexed", "yes")):
-            i = s["inserts"][key]
+            i = s["inserts"].get(key)
             if i is None:  # --reuse-db: the index existed, no insert without it
                 continue
             after = f"{i['first_query_ms']:.1f} ms, then {i['second_query_ms']:.1f} ms" if "first_query_ms" in i else ""
             out.append(f"| {name} | {label} | {_f(i['copy_rows_s'])} | {_f(i['insert_rows_s'])} | "
                        f"{_f(i['insert_1txn_rows_s'])} | {after} | {i['vacuum_s']:.2f} s |")
-    n = next(iter(res["systems"].values()))["inserts"]["indexed"]["rows"]
+    n = next(i["rows"] for s in res["systems"].values() for i in s["inserts"].values() if i)
     out += ["", f"Rows/s, one client, {n:,} held-out rows per column: one binary COPY; single-row prepared "
             "INSERTs each committed (waits for its WAL flush); single-row INSERTs in one transaction. "
             "Then the latency of the next two queries (ef_search 40), and DELETE of the inserted rows + VACUUM."]
