@@ -132,6 +132,19 @@ def copy_payload(ids, vecs):
     return b"PGCOPY\n\xff\r\n\x00" + bytes(8) + rows.tobytes() + b"\xff\xff"
 
 
+def copy_pieces(vecs, chunk=LOAD_CHUNK, piece=1 << 23):
+    """copy_payload(ids 0.., vecs) as pieces of at most `piece` bytes, built `chunk` rows at a time
+    (10M rows then need one chunk's memory, not the whole stream's)."""
+    for lo in range(0, len(vecs), chunk):
+        part = copy_payload(np.arange(lo, min(lo + chunk, len(vecs))), vecs[lo:lo + chunk])
+        body = memoryview(part)[19 if lo else 0:len(part) - 2]  # one header, one trailer in all
+        for i in range(0, len(body), piece):
+            yield body[i:i + piece]
+    if not len(vecs):
+        yield memoryview(copy_payload(np.arange(0), vecs))[:-2]
+    yield b"\xff\xff"
+
+
 def copy_in(conn, payload):
     with conn.cursor().copy("COPY items (id, embedding) FROM STDIN (FORMAT binary)") as cp:
         for i in range(0, len(payload), 1 << 23):
@@ -353,12 +366,8 @@ def load(conn, systems, base, buffercache):
         conn.execute(f"SET search_path = {schema}")
         t = time.perf_counter()
         with conn.cursor().copy("COPY items (id, embedding) FROM STDIN (FORMAT binary)") as cp:
-            for lo in range(0, len(base), LOAD_CHUNK):  # one COPY, built in chunks: 10M rows fit in memory once
-                chunk = copy_payload(np.arange(lo, min(lo + LOAD_CHUNK, len(base))), base[lo:lo + LOAD_CHUNK])
-                body = memoryview(chunk)[19 if lo else 0:len(chunk) - 2]  # drop inner headers and trailers
-                for i in range(0, len(body), 1 << 23):
-                    cp.write(body[i:i + (1 << 23)])
-            cp.write(b"\xff\xff")
+            for piece in copy_pieces(base):
+                cp.write(piece)
         conn.execute("ANALYZE items")
         log(f"{s}: loaded {len(base):,} rows into {schema}.items in {time.perf_counter() - t:.1f} s")
     conn.execute("RESET search_path")
