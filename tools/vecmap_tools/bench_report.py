@@ -65,8 +65,8 @@ def markdown(res):
            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, s in res["systems"].items():
         b, z, h = s["build"], s["size"], s["hot_set"]
-        b = b or dict(seconds=float("nan"), cores_busy=float("nan"))  # --reuse-db: not built by this run
-        out.append(f"| {name} | {b['seconds']:.1f} s | {b['cores_busy']:.2f} | {_mb(b.get('peak_anon_shmem_bytes'))} | {_mb(z['relation'])} | "
+        built = (f"{b['seconds']:.1f} s | {b['cores_busy']:.2f}" if b else "— (--reuse-db) | —")
+        out.append(f"| {name} | {built} | {_mb((b or {}).get('peak_anon_shmem_bytes'))} | {_mb(z['relation'])} | "
                    f"{_mb(z.get('sidecar'))} | {_mb(z['total'])} | {s['first_query_ms']:.1f} ms | {_mb(h['page_cache'])} of {_mb(h['file_bytes'])} | "
                    f"{_mb(h.get('shared_buffers'))} |")
     for name, s in res["systems"].items():
