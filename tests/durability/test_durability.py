@@ -191,27 +191,33 @@ def test_kill9_one_backend_during_inserts(cluster, data):
     open_tx.close()
 
 
+def start_slow_build(cluster, conn, pid, min_done=0):
+    """Starts a long CREATE INDEX on `conn` (backend `pid`) in a thread and returns (thread, errors)
+    once its progress shows the graph phase with at least `min_done` nodes linked."""
+    errs = []
+
+    def build():
+        try:
+            conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops) WITH (m = 48, ef_construction = 800)")
+        except psycopg.Error as e:
+            errs.append(e)
+
+    th = threading.Thread(target=build)
+    th.start()
+    with cluster.connect() as mon:
+        while True:
+            row = mon.execute("SELECT phase, tuples_done FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
+            if row and row[0].endswith("building graph") and row[1] >= min_done:
+                return th, errs
+            assert th.is_alive(), "build finished before it could be killed"
+
+
 def test_kill9_one_backend_during_create_index(cluster, data):
     setup_table(cluster, data, n=4000, index=False)
     with cluster.connect() as conn, cluster.connect() as sentinel:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        errs = []
-
-        def build():
-            try:
-                conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops) WITH (m = 48, ef_construction = 800)")
-            except psycopg.Error as e:
-                errs.append(e)
-
-        th = threading.Thread(target=build)
-        th.start()
-        with cluster.connect() as mon:
-            while True:
-                # Graph progress > 0: the workers are linking nodes in the temporary sidecar.
-                row = mon.execute("SELECT phase, tuples_done FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
-                if row and row[0].endswith("building graph") and row[1] > 0:
-                    break
-                assert th.is_alive(), "build finished before it could be killed"
+        # Graph progress > 0: the workers are linking nodes in the temporary sidecar.
+        th, errs = start_slow_build(cluster, conn, pid, min_done=1)
         kill_backend_and_wait_for_restart(cluster, pid, sentinel)
         th.join()
     assert errs
@@ -233,22 +239,7 @@ def test_kill9_during_create_index_leaves_nothing_behind(cluster, data):
     setup_table(cluster, data, n=4000, index=False)
     with cluster.connect() as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        errs = []
-
-        def build():
-            try:
-                conn.execute("CREATE INDEX t_v ON t USING vecmap (v vector_cosine_ops) WITH (m = 48, ef_construction = 800)")
-            except psycopg.Error as e:
-                errs.append(e)
-
-        th = threading.Thread(target=build)
-        th.start()
-        with cluster.connect() as mon:
-            while True:
-                row = mon.execute("SELECT phase FROM pg_stat_progress_create_index WHERE pid = %s", (pid,)).fetchone()
-                if row and row[0].endswith("building graph"):
-                    break
-                assert th.is_alive(), "build finished before it could be killed"
+        th, errs = start_slow_build(cluster, conn, pid)
         cluster.kill9()
         th.join()
     assert errs
