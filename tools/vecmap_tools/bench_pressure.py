@@ -80,14 +80,19 @@ def drop_page_cache():
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
 
 
-def restart(args, datadir, bindir, cgroup=None):
-    """Restart the server (in `cgroup` if given) with an empty page cache."""
+def cluster(action, args, datadir, bindir, cgroup=None):
+    """scripts/cluster.sh start|stop for the benchmark's server (shared_buffers = --shared-buffers)."""
     env = dict(os.environ, VECMAP_PORT=str(args.port), VECMAP_PGDATA=str(datadir), PGBIN=bindir,
                VECMAP_PG_OPTS=f"-c shared_buffers={args.shared_buffers}")
-    subprocess.run([REPO / "scripts" / "cluster.sh", "stop"], env=env, check=True)
-    drop_page_cache()
-    subprocess.run([REPO / "scripts" / "cluster.sh", "start"], env=env, check=True, stdout=subprocess.DEVNULL,
+    subprocess.run([REPO / "scripts" / "cluster.sh", action], env=env, check=True, stdout=subprocess.DEVNULL,
                    preexec_fn=cgroup.enter if cgroup else None)
+
+
+def restart(args, datadir, bindir, cgroup=None):
+    """Restart the server (in `cgroup` if given) with an empty page cache."""
+    cluster("stop", args, datadir, bindir)
+    drop_page_cache()
+    cluster("start", args, datadir, bindir, cgroup)
 
 
 def io_read_bytes(pid):
@@ -190,8 +195,7 @@ def pressure(args, systems, dsn, datadir, bindir, queries, gt10, query, log):
                 conn.close()
             finally:
                 if cg:
-                    subprocess.run([REPO / "scripts" / "cluster.sh", "stop"], check=True,
-                                   env=dict(os.environ, VECMAP_PORT=str(args.port), VECMAP_PGDATA=str(datadir), PGBIN=bindir))
+                    cluster("stop", args, datadir, bindir)
                     cg.remove()
     restart(args, datadir, bindir)
     return out
