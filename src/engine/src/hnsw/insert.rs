@@ -1,5 +1,7 @@
 //! Graph construction: insert nodes (Algorithm 1) with the neighbour-selection heuristic
-//! (Algorithm 4, as in hnswlib), in parallel with per-node locks.
+//! (Algorithm 4, as in hnswlib), in parallel with per-node locks, then a repair pass that gives
+//! every node an in-link at layer 0 (the heuristic can prune a node out of every list that
+//! pointed to it, and then no search reaches it).
 use super::visited::Visited;
 use super::{node_level, Cand};
 use crate::error::{Error, Result};
@@ -11,6 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 const LOCK_STRIPES: usize = 4096;
+/// Graphs up to this many nodes get the exact reachability check after every batch
+/// (a walk over all layer-0 lists: ~2M words, a few ms); larger ones after a full build only.
+const REACH_CHECK_NODES: usize = 65_536;
 
 /// Links nodes into the graph. Shared by all build threads of one writer process.
 pub struct Inserter<'a> {
@@ -21,6 +26,10 @@ pub struct Inserter<'a> {
     locks: Vec<Mutex<()>>,
     top: Mutex<(u32, u32)>,
     grow: Mutex<()>,
+    /// Nodes pruned out of a layer-0 list during this batch (they may have lost their last
+    /// in-link), collected only when `track_dropped`: batches too large for the reachability walk.
+    dropped: Mutex<Vec<u32>>,
+    track_dropped: bool,
 }
 
 #[derive(Default)]
@@ -35,6 +44,11 @@ pub struct InsertScratch {
 
 impl<'a> Inserter<'a> {
     pub fn new(sc: &'a Sidecar, ef_construction: usize, limit: u32) -> Inserter<'a> {
+        Self::with_reach_check(sc, ef_construction, limit, REACH_CHECK_NODES)
+    }
+
+    /// As [`Inserter::new`], with the largest graph that gets the exact reachability walk.
+    pub(crate) fn with_reach_check(sc: &'a Sidecar, ef_construction: usize, limit: u32, reach_check: usize) -> Inserter<'a> {
         let st = sc.state();
         let top = if st.node_count == 0 { (NO_NODE, 0) } else { (st.entry_point, st.max_level) };
         Inserter {
@@ -44,6 +58,8 @@ impl<'a> Inserter<'a> {
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             top: Mutex::new(top),
             grow: Mutex::new(()),
+            dropped: Mutex::new(Vec::new()),
+            track_dropped: st.node_count > 0 && limit as usize > reach_check,
         }
     }
 
@@ -150,6 +166,10 @@ impl<'a> Inserter<'a> {
             let mut sel = std::mem::take(&mut s.sel);
             self.select(&tmp, cap, &mut sel);
             self.write_list(n, level, &sel);
+            if level == 0 && self.track_dropped {
+                let mut d = self.dropped.lock().unwrap();
+                d.extend(tmp.iter().filter(|c| !sel.iter().any(|k| k.id == c.id)).map(|c| c.id));
+            }
             s.tmp = tmp;
             s.sel = sel;
         }
@@ -223,6 +243,116 @@ impl<'a> Inserter<'a> {
     }
 }
 
+impl Inserter<'_> {
+    /// True when one of `d`'s layer-0 neighbours links back to it.
+    fn linked_back(&self, d: u32, outs: &[u32], tmp: &mut Vec<u32>) -> bool {
+        outs.iter().any(|&o| {
+            self.read_list(o, 0, tmp);
+            tmp.contains(&d)
+        })
+    }
+
+    /// Marks every node reachable at layer 0 from `from` (not yet marked) in `seen`.
+    fn mark_reachable(&self, from: u32, seen: &mut [bool], stack: &mut Vec<u32>, tmp: &mut Vec<u32>) {
+        if std::mem::replace(&mut seen[from as usize], true) {
+            return;
+        }
+        stack.push(from);
+        while let Some(n) = stack.pop() {
+            self.read_list(n, 0, tmp);
+            for &t in tmp.iter() {
+                if (t as usize) < seen.len() && !std::mem::replace(&mut seen[t as usize], true) {
+                    stack.push(t);
+                }
+            }
+        }
+    }
+
+    /// Makes every linked node of `0..end` reachable from the entry point at layer 0: an
+    /// unreached node is added to the list of its nearest reached neighbour (appended when
+    /// there is room, else replacing the entry farthest from that neighbour). Replacing can cut
+    /// another node off, so the walk is repeated, at most three times. Returns the links added.
+    /// Single-threaded; concurrent readers see each list word change atomically.
+    fn repair_reach(&self, end: u32, skip: &(dyn Fn(u32) -> bool + Sync)) -> u64 {
+        let (ep, _) = self.top();
+        if ep == NO_NODE || ep >= end {
+            return 0;
+        }
+        let (mut stack, mut outs, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
+        let mut added = 0;
+        for _round in 0..3 {
+            let mut seen = vec![false; end as usize];
+            self.mark_reachable(ep, &mut seen, &mut stack, &mut tmp);
+            let unreached: Vec<u32> = (0..end).filter(|&id| !seen[id as usize] && !skip(id)).collect();
+            if unreached.is_empty() {
+                break;
+            }
+            for u in unreached {
+                if seen[u as usize] {
+                    continue;
+                }
+                self.read_list(u, 0, &mut outs);
+                let mut near: Vec<Cand> = outs.iter().filter(|&&o| seen[o as usize]).map(|&o| Cand { d: self.pair(u, o), id: o }).collect();
+                if near.is_empty() {
+                    continue; // reached later through another repaired node, or in the next round
+                }
+                near.sort_unstable();
+                self.link_into(u, &near);
+                added += 1;
+                self.mark_reachable(u, &mut seen, &mut stack, &mut tmp);
+            }
+        }
+        added
+    }
+
+    /// Adds `u` to the first list of `near` (ascending distance from `u`) with room, else
+    /// replaces the entry of `near[0]`'s list farthest from `near[0]`. Returns the replaced node.
+    fn link_into(&self, u: u32, near: &[Cand]) -> Option<u32> {
+        let mut tmp = Vec::new();
+        for c in near {
+            self.read_list(c.id, 0, &mut tmp);
+            let words = self.sc.neighbours(c.id, 0);
+            if tmp.len() < words.len() {
+                words[tmp.len()].store(u, Ordering::Release);
+                return None;
+            }
+        }
+        let o = near.first()?.id;
+        self.read_list(o, 0, &mut tmp);
+        let (j, _) = tmp.iter().enumerate().map(|(j, &e)| (j, self.pair(o, e))).max_by(|a, b| a.1.total_cmp(&b.1))?;
+        self.sc.neighbours(o, 0)[j].store(u, Ordering::Release);
+        Some(tmp[j])
+    }
+
+    /// Gives each node of `queue` that no neighbour links back to an in-link at layer 0: it is
+    /// appended to the nearest neighbour's list with room, or replaces the entry farthest from
+    /// the nearest neighbour, which is then checked in turn. Returns the links added.
+    /// Single-threaded; concurrent readers see each list word change atomically.
+    fn repair(&self, mut queue: Vec<u32>) -> u64 {
+        let (ep, _) = self.top();
+        let (mut outs, mut tmp) = (Vec::new(), Vec::new());
+        let mut budget = 2 * queue.len() + 64;
+        let mut added = 0;
+        while let Some(d) = queue.pop() {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            self.read_list(d, 0, &mut outs);
+            if d == ep || outs.is_empty() || self.linked_back(d, &outs, &mut tmp) {
+                continue;
+            }
+            let mut near: Vec<Cand> = outs.iter().map(|&o| Cand { d: self.pair(d, o), id: o }).collect();
+            near.sort_unstable();
+            added += 1;
+            if let Some(evicted) = self.link_into(d, &near) {
+                queue.push(evicted);
+            }
+        }
+        added
+    }
+}
+
 /// Turns the written vectors of nodes `first..end` into graph nodes: assigns levels and
 /// upper slots, encodes codes, links them (in `pool` when given), and updates the pending
 /// state (node_count, entry point, max level). The caller publishes.
@@ -233,6 +363,20 @@ pub fn add_nodes(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::Th
 /// As [`add_nodes`], but nodes for which `skip` is true get their rows and info written and
 /// are never linked: dead rows a rebuild should not route through.
 pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::ThreadPool>, progress: &AtomicU64, cancel: &AtomicBool, skip: &(dyn Fn(u32) -> bool + Sync)) -> Result<()> {
+    add_nodes_with(sc, first, end, pool, progress, cancel, skip, REACH_CHECK_NODES)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_nodes_with(
+    sc: &mut Sidecar,
+    first: u32,
+    end: u32,
+    pool: Option<&rayon::ThreadPool>,
+    progress: &AtomicU64,
+    cancel: &AtomicBool,
+    skip: &(dyn Fn(u32) -> bool + Sync),
+    reach_check: usize,
+) -> Result<()> {
     assert!(first as u64 == sc.state().node_count && end >= first);
     if end == first {
         return Ok(());
@@ -255,7 +399,7 @@ pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&ra
             let (l, s) = levels[(id - first) as usize];
             scr.finish_node(id, l, s);
         });
-        let ins = Inserter::new(scr, ef, end);
+        let ins = Inserter::with_reach_check(scr, ef, end, reach_check);
         // The first live node of an empty graph becomes the entry point before the others search.
         let seed = if ins.top().0 == NO_NODE { (first..end).find(|&id| !skip(id)) } else { None };
         if let Some(id) = seed {
@@ -271,6 +415,18 @@ pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&ra
             progress.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })?;
+        // Repair: new graphs and graphs up to `reach_check` nodes are walked from the entry
+        // point; a batch added to a larger graph checks its new nodes and the nodes its links
+        // pruned out of a list.
+        if !ins.track_dropped {
+            ins.repair_reach(end, skip);
+        } else {
+            let mut q = std::mem::take(&mut *ins.dropped.lock().unwrap());
+            q.extend((first..end).filter(|&id| !skip(id)));
+            q.sort_unstable();
+            q.dedup();
+            ins.repair(q);
+        }
         // A graph of dead rows only still needs an entry point in range.
         let (ep, ml) = ins.top();
         Ok(if ep == NO_NODE { (first, 0) } else { (ep, ml) })

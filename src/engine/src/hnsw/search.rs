@@ -205,6 +205,17 @@ impl Searcher {
             }
         }
         self.run_layer0(sc, s, ef);
+        // The walk ran out of candidates before the beam was full: everything it can reach is
+        // scored, so score the nodes it cannot (HNSW may leave some without an in-link) into
+        // this batch too. A graph smaller than ef is then searched exactly.
+        if s.res.len() < ef && s.cand.is_empty() && s.pool.is_empty() && self.sweep(sc, s) {
+            while s.res.len() < ef {
+                match s.pool.pop() {
+                    Some(Reverse(c)) => s.res.push(c),
+                    None => break,
+                }
+            }
+        }
         if s.res.is_empty() {
             if self.sweep(sc, s) {
                 return;
