@@ -195,7 +195,6 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
     let mut next = first;
     let mut entries = st.log_entries;
     let mut deletes: Vec<u32> = Vec::new();
-    let mut sample: Vec<f32> = Vec::new();
     let mut buf = Vec::with_capacity(dims);
     let mut pending_tids: Vec<([u16; 3], bool)> = Vec::new();
     let sample_rows = quant_sample_rows(dims);
@@ -219,9 +218,6 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
                 }
                 sc.reserve(next as u64 + 1, 0)?;
                 sc.write_vector(next, tid, &buf);
-                if sc.quantizer().is_none() && sample.len() < sample_rows * dims && ok {
-                    sample.extend_from_slice(&buf);
-                }
                 pending_tids.push((tid, ok));
                 next += 1;
             }
@@ -236,6 +232,15 @@ fn apply(index: pg_sys::Relation, sc: &mut Sidecar, meta: &Meta, progress: &mut 
         }
     }
     if sc.quantizer().is_none() && next > first {
+        // Fit on rows spread evenly over the whole batch (a rebuild: the whole log), not its
+        // first rows: a table loaded in a drifting order is represented from start to end.
+        let stride = (next - first).div_ceil(sample_rows as u32).max(1);
+        let mut sample: Vec<f32> = Vec::new();
+        for (i, (_, ok)) in pending_tids.iter().enumerate().step_by(stride as usize) {
+            if *ok {
+                sample.extend_from_slice(sc.vector(first + i as u32));
+            }
+        }
         if sample.is_empty() {
             sample.resize(dims, 0.0);
         }

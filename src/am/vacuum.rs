@@ -8,6 +8,41 @@ use pgrx::prelude::*;
 const IDS_PER_ENTRY: usize = 2000;
 /// Smaller graphs are cheap to search through tombstones; not worth a rebuild.
 const COMPACT_MIN_NODES: u64 = 1000;
+/// Past this fraction of clamped coordinates (10× what `Quantizer::fit` leaves) the rows have
+/// moved out of the quantizer's range, and VACUUM rebuilds the graph with a refitted one.
+const REFIT_CLAMPED: f64 = 0.001;
+/// Rows sampled for that check.
+const REFIT_SAMPLE: usize = 1000;
+
+/// Rebuilds the sidecar (refitting its quantizer on rows spread over the whole log) when too
+/// many sampled coordinates clamp: the index was created on an empty or unrepresentative table
+/// and the int8 walk can no longer tell the later rows apart. Logs what it did.
+unsafe fn refit_if_drifted(index: pg_sys::Relation) {
+    // SAFETY: open relation, main thread.
+    let meta = unsafe { pages::read_meta(index) };
+    let Ok(h) = (unsafe { sidecar::open(index, &meta) }) else {
+        return;
+    };
+    let (n, clamped) = {
+        let sc = h.borrow();
+        (sc.state().node_count, vecmap_engine::stats::clamped_fraction(&sc, REFIT_SAMPLE, meta.build_id))
+    };
+    drop(h);
+    let Some(clamped) = clamped else { return };
+    if n < COMPACT_MIN_NODES || clamped <= REFIT_CLAMPED {
+        return;
+    }
+    let started = std::time::Instant::now();
+    // SAFETY: as above.
+    unsafe { sidecar::compact(index, &meta) };
+    pgrx::log!(
+        "vecmap: refitted the quantizer of \"{}\": {:.2}% of sampled coordinates were outside its range; rebuilt {} rows in {:.2} s",
+        unsafe { pages::relname(index) },
+        100.0 * clamped,
+        n,
+        started.elapsed().as_secs_f64()
+    );
+}
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambulkdelete(
@@ -90,10 +125,11 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumIn
         if (*info).analyze_only {
             return stats;
         }
+        let index = (*info).index;
+        refit_if_drifted(index);
         if !stats.is_null() {
             return stats;
         }
-        let index = (*info).index;
         let stats = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult;
         let meta = pages::read_meta(index);
         let live = match sidecar::open(index, &meta) {

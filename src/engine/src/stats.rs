@@ -207,6 +207,36 @@ pub fn quantization_error(sc: &Sidecar, pairs: usize, seed: u64) -> Option<f64> 
     Some(if mag > 0.0 { err / mag } else { 0.0 })
 }
 
+/// Fraction of the coordinates of up to `rows` sampled live nodes that fall outside the
+/// quantizer's range and clamp to ±127. `Quantizer::fit` places 0.01% of its sample there; a
+/// much larger fraction means the data moved after the fit (an index created on an empty or
+/// unrepresentative table) and the int8 walk can no longer tell those rows apart.
+pub fn clamped_fraction(sc: &Sidecar, rows: usize, seed: u64) -> Option<f64> {
+    let q = sc.quantizer()?;
+    let n = sc.node_count();
+    if n == 0 {
+        return None;
+    }
+    let inv = 1.0 / q.scale;
+    let limit = crate::quant::QMAX + 0.5;
+    let mut rng = SplitMix(seed);
+    let (mut clamped, mut total) = (0u64, 0u64);
+    for _ in 0..rows.min(n as usize) * 2 {
+        if total >= rows as u64 * q.dims() as u64 {
+            break;
+        }
+        let id = rng.below(n as u64) as u32;
+        if sc.is_deleted(id) {
+            continue;
+        }
+        for (x, c) in sc.vector(id).iter().zip(&q.centre) {
+            clamped += (((x - c) * inv).abs() > limit) as u64;
+        }
+        total += q.dims() as u64;
+    }
+    (total > 0).then(|| clamped as f64 / total as f64)
+}
+
 /// splitmix64: small, seedable, good enough for sampling.
 pub struct SplitMix(pub u64);
 
@@ -297,6 +327,21 @@ mod tests {
             assert!(e > 0.0 && e < 0.05, "{metric:?}: {e}");
             assert_eq!(quantization_error(&sc, 1000, 7), Some(e), "deterministic for a seed");
         }
+    }
+
+    #[test]
+    fn clamped_fraction_sees_data_outside_the_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = clustered(2000, 32, 8, 4);
+        let sc = build(&dir.path().join("c.vmap"), &data, 32, Metric::L2, 8, 32);
+        let fitted = clamped_fraction(&sc, 1000, 3).unwrap();
+        assert!(fitted < 0.001, "fitted on its own rows: {fitted}");
+        // The same rows under a quantizer fitted on a tenth of their spread.
+        let narrow: Vec<f32> = data.iter().map(|x| x * 0.1).collect();
+        let mut sc2 = build(&dir.path().join("n.vmap"), &data, 32, Metric::L2, 8, 32);
+        sc2.set_quantizer(crate::quant::Quantizer::fit(&narrow, 32));
+        let moved = clamped_fraction(&sc2, 1000, 3).unwrap();
+        assert!(moved > 0.1, "data 10x wider than the fit: {moved}");
     }
 
     #[test]
