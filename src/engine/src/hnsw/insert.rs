@@ -16,6 +16,8 @@ const LOCK_STRIPES: usize = 4096;
 /// Graphs up to this many nodes get the exact reachability check after every batch
 /// (a walk over all layer-0 lists: ~2M words, a few ms); larger ones after a full build only.
 const REACH_CHECK_NODES: usize = 65_536;
+/// Most walks of one repair (see `repair_reach`).
+const REPAIR_ROUNDS: usize = 16;
 
 /// Links nodes into the graph. Shared by all build threads of one writer process.
 pub struct Inserter<'a> {
@@ -271,7 +273,8 @@ impl Inserter<'_> {
     /// Makes every linked node of `0..end` reachable from the entry point at layer 0: an
     /// unreached node is added to the list of its nearest reached neighbour (appended when
     /// there is room, else replacing the entry farthest from that neighbour). Replacing can cut
-    /// another node off, so the walk is repeated, at most three times. Returns the links added.
+    /// another node off, so the walk is repeated while it finds work, at most `REPAIR_ROUNDS`
+    /// times. Returns the links added.
     /// Single-threaded; concurrent readers see each list word change atomically.
     fn repair_reach(&self, end: u32, skip: &(dyn Fn(u32) -> bool + Sync)) -> u64 {
         let (ep, _) = self.top();
@@ -280,7 +283,10 @@ impl Inserter<'_> {
         }
         let (mut stack, mut outs, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
         let mut added = 0;
-        for _round in 0..3 {
+        // A node whose neighbours are all unreached waits for a later round; each round reaches
+        // at least one hop further, and a replaced entry is found by the next round's walk.
+        for _round in 0..REPAIR_ROUNDS {
+            let before = added;
             let mut seen = vec![false; end as usize];
             self.mark_reachable(ep, &mut seen, &mut stack, &mut tmp);
             let unreached: Vec<u32> = (0..end).filter(|&id| !seen[id as usize] && !skip(id)).collect();
@@ -301,20 +307,39 @@ impl Inserter<'_> {
                 added += 1;
                 self.mark_reachable(u, &mut seen, &mut stack, &mut tmp);
             }
+            if added == before {
+                break;
+            }
         }
         added
     }
 
-    /// Adds `u` to the first list of `near` (ascending distance from `u`) with room, else
-    /// replaces the entry of `near[0]`'s list farthest from `near[0]`. Returns the replaced node.
+    /// Adds `u` to the first list of `near` (ascending distance from `u`) with room. Else it
+    /// replaces, in the nearest list where there is one, the entry farthest from the list's owner
+    /// that another of its own neighbours links back to (so it keeps an in-link); failing that, the
+    /// entry of `near[0]`'s list farthest from `near[0]`, which is returned to be repaired in turn.
     fn link_into(&self, u: u32, near: &[Cand]) -> Option<u32> {
-        let mut tmp = Vec::new();
+        let (mut tmp, mut outs, mut back) = (Vec::new(), Vec::new(), Vec::new());
         for c in near {
             self.read_list(c.id, 0, &mut tmp);
             let words = self.sc.neighbours(c.id, 0);
             if tmp.len() < words.len() {
                 words[tmp.len()].store(u, Ordering::Release);
                 return None;
+            }
+        }
+        for c in near {
+            self.read_list(c.id, 0, &mut tmp);
+            let mut order: Vec<Cand> = tmp.iter().enumerate().map(|(j, &e)| Cand { d: self.pair(c.id, e), id: j as u32 }).collect();
+            order.sort_unstable_by(|a, b| b.cmp(a));
+            for slot in order {
+                let e = tmp[slot.id as usize];
+                self.read_list(e, 0, &mut outs);
+                outs.retain(|&o| o != c.id);
+                if self.linked_back(e, &outs, &mut back) {
+                    self.sc.neighbours(c.id, 0)[slot.id as usize].store(u, Ordering::Release);
+                    return None;
+                }
             }
         }
         let o = near.first()?.id;
