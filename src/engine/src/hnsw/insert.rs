@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::sidecar::{Sidecar, NO_NODE};
 use rayon::prelude::*;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -18,6 +18,8 @@ const LOCK_STRIPES: usize = 4096;
 const REACH_CHECK_NODES: usize = 65_536;
 /// Most walks of one repair (see `repair_reach`).
 const REPAIR_ROUNDS: usize = 16;
+/// `repair_reach` may replace list entries only while at most one node in this many is unreached.
+const REPLACE_ONE_IN: usize = 100;
 
 /// Links nodes into the graph. Shared by all build threads of one writer process.
 pub struct Inserter<'a> {
@@ -46,11 +48,6 @@ pub struct InsertScratch {
 
 impl<'a> Inserter<'a> {
     pub fn new(sc: &'a Sidecar, ef_construction: usize, limit: u32) -> Inserter<'a> {
-        Self::with_reach_check(sc, ef_construction, limit, REACH_CHECK_NODES)
-    }
-
-    /// As [`Inserter::new`], with the largest graph that gets the exact reachability walk.
-    pub(crate) fn with_reach_check(sc: &'a Sidecar, ef_construction: usize, limit: u32, reach_check: usize) -> Inserter<'a> {
         let st = sc.state();
         let top = if st.node_count == 0 { (NO_NODE, 0) } else { (st.entry_point, st.max_level) };
         Inserter {
@@ -61,7 +58,7 @@ impl<'a> Inserter<'a> {
             top: Mutex::new(top),
             grow: Mutex::new(()),
             dropped: Mutex::new(Vec::new()),
-            track_dropped: st.node_count > 0 && limit as usize > reach_check,
+            track_dropped: st.node_count > 0 && limit as usize > REACH_CHECK_NODES,
         }
     }
 
@@ -270,11 +267,11 @@ impl Inserter<'_> {
         }
     }
 
-    /// Makes every linked node of `0..end` reachable from the entry point at layer 0: an
-    /// unreached node is added to the list of its nearest reached neighbour (appended when
-    /// there is room, else replacing the entry farthest from that neighbour). Replacing can cut
-    /// another node off, so the walk is repeated while it finds work, at most `REPAIR_ROUNDS`
-    /// times. Returns the links added.
+    /// Makes the linked nodes of `0..end` reachable from the entry point at layer 0: an unreached
+    /// node is added to the list of its nearest reached neighbour (see `link_into`; replacing an
+    /// entry only when at most 1% of the nodes are unreached). A node whose neighbours are all
+    /// unreached waits for a later round; rounds repeat while they add links, at most
+    /// `REPAIR_ROUNDS`. Returns the links added.
     /// Single-threaded; concurrent readers see each list word change atomically.
     fn repair_reach(&self, end: u32, skip: &(dyn Fn(u32) -> bool + Sync)) -> u64 {
         let (ep, _) = self.top();
@@ -283,8 +280,8 @@ impl Inserter<'_> {
         }
         let (mut stack, mut outs, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
         let mut added = 0;
-        // A node whose neighbours are all unreached waits for a later round; each round reaches
-        // at least one hop further, and a replaced entry is found by the next round's walk.
+        let mut replace = None;
+        let mut replaced = HashSet::new();
         for _round in 0..REPAIR_ROUNDS {
             let before = added;
             let mut seen = vec![false; end as usize];
@@ -293,6 +290,9 @@ impl Inserter<'_> {
             if unreached.is_empty() {
                 break;
             }
+            // A few unreached nodes are pruning accidents, worth a slot in a full list; many are
+            // the data's hubness, and filling the hubs' lists with them would cut the graph up.
+            let replace = *replace.get_or_insert(unreached.len() * REPLACE_ONE_IN <= end as usize);
             for u in unreached {
                 if seen[u as usize] {
                     continue;
@@ -303,9 +303,10 @@ impl Inserter<'_> {
                     continue; // reached later through another repaired node, or in the next round
                 }
                 near.sort_unstable();
-                self.link_into(u, &near);
-                added += 1;
-                self.mark_reachable(u, &mut seen, &mut stack, &mut tmp);
+                if self.link_into(u, &near, replace, &mut replaced) {
+                    added += 1;
+                    self.mark_reachable(u, &mut seen, &mut stack, &mut tmp);
+                }
             }
             if added == before {
                 break;
@@ -314,21 +315,24 @@ impl Inserter<'_> {
         added
     }
 
-    /// Adds `u` to the first list of `near` (ascending distance from `u`) with room. Else it
-    /// replaces, in the nearest list where there is one, the entry farthest from the list's owner
-    /// that another of its own neighbours links back to (so it keeps an in-link); failing that, the
-    /// entry of `near[0]`'s list farthest from `near[0]`, which is returned to be repaired in turn.
-    fn link_into(&self, u: u32, near: &[Cand]) -> Option<u32> {
+    /// Adds `u` to the first list of `near` (ascending distance from `u`) with room. With
+    /// `replace`, when every list is full, `u` takes the slot of the entry farthest from a list's
+    /// owner among those another of their own neighbours links back to (so they keep an in-link),
+    /// in the nearest list not yet changed this way (`replaced`). Returns false when not linked.
+    fn link_into(&self, u: u32, near: &[Cand], replace: bool, replaced: &mut HashSet<u32>) -> bool {
         let (mut tmp, mut outs, mut back) = (Vec::new(), Vec::new(), Vec::new());
         for c in near {
             self.read_list(c.id, 0, &mut tmp);
             let words = self.sc.neighbours(c.id, 0);
             if tmp.len() < words.len() {
                 words[tmp.len()].store(u, Ordering::Release);
-                return None;
+                return true;
             }
         }
-        for c in near {
+        if !replace {
+            return false;
+        }
+        for c in near.iter().filter(|c| !replaced.contains(&c.id)) {
             self.read_list(c.id, 0, &mut tmp);
             let mut order: Vec<Cand> = tmp.iter().enumerate().map(|(j, &e)| Cand { d: self.pair(c.id, e), id: j as u32 }).collect();
             order.sort_unstable_by(|a, b| b.cmp(a));
@@ -338,41 +342,30 @@ impl Inserter<'_> {
                 outs.retain(|&o| o != c.id);
                 if self.linked_back(e, &outs, &mut back) {
                     self.sc.neighbours(c.id, 0)[slot.id as usize].store(u, Ordering::Release);
-                    return None;
+                    replaced.insert(c.id);
+                    return true;
                 }
             }
         }
-        let o = near.first()?.id;
-        self.read_list(o, 0, &mut tmp);
-        let (j, _) = tmp.iter().enumerate().map(|(j, &e)| (j, self.pair(o, e))).max_by(|a, b| a.1.total_cmp(&b.1))?;
-        self.sc.neighbours(o, 0)[j].store(u, Ordering::Release);
-        Some(tmp[j])
+        false
     }
 
-    /// Gives each node of `queue` that no neighbour links back to an in-link at layer 0: it is
-    /// appended to the nearest neighbour's list with room, or replaces the entry farthest from
-    /// the nearest neighbour, which is then checked in turn. Returns the links added.
+    /// Gives each node of `queue` that no neighbour links back to an in-link at layer 0, in the
+    /// nearest neighbour's list with room (see `link_into`; never replacing: without the walk it
+    /// cannot tell a pruning accident from hubness). Returns the links added.
     /// Single-threaded; concurrent readers see each list word change atomically.
-    fn repair(&self, mut queue: Vec<u32>) -> u64 {
+    fn repair(&self, queue: Vec<u32>) -> u64 {
         let (ep, _) = self.top();
         let (mut outs, mut tmp) = (Vec::new(), Vec::new());
-        let mut budget = 2 * queue.len() + 64;
         let mut added = 0;
-        while let Some(d) = queue.pop() {
-            if budget == 0 {
-                break;
-            }
-            budget -= 1;
+        for d in queue {
             self.read_list(d, 0, &mut outs);
             if d == ep || outs.is_empty() || self.linked_back(d, &outs, &mut tmp) {
                 continue;
             }
             let mut near: Vec<Cand> = outs.iter().map(|&o| Cand { d: self.pair(d, o), id: o }).collect();
             near.sort_unstable();
-            added += 1;
-            if let Some(evicted) = self.link_into(d, &near) {
-                queue.push(evicted);
-            }
+            added += self.link_into(d, &near, false, &mut HashSet::new()) as u64;
         }
         added
     }
@@ -388,20 +381,6 @@ pub fn add_nodes(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::Th
 /// As [`add_nodes`], but nodes for which `skip` is true get their rows and info written and
 /// are never linked: dead rows a rebuild should not route through.
 pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&rayon::ThreadPool>, progress: &AtomicU64, cancel: &AtomicBool, skip: &(dyn Fn(u32) -> bool + Sync)) -> Result<()> {
-    add_nodes_with(sc, first, end, pool, progress, cancel, skip, REACH_CHECK_NODES)
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn add_nodes_with(
-    sc: &mut Sidecar,
-    first: u32,
-    end: u32,
-    pool: Option<&rayon::ThreadPool>,
-    progress: &AtomicU64,
-    cancel: &AtomicBool,
-    skip: &(dyn Fn(u32) -> bool + Sync),
-    reach_check: usize,
-) -> Result<()> {
     assert!(first as u64 == sc.state().node_count && end >= first);
     if end == first {
         return Ok(());
@@ -424,7 +403,7 @@ pub(crate) fn add_nodes_with(
             let (l, s) = levels[(id - first) as usize];
             scr.finish_node(id, l, s);
         });
-        let ins = Inserter::with_reach_check(scr, ef, end, reach_check);
+        let ins = Inserter::new(scr, ef, end);
         // The first live node of an empty graph becomes the entry point before the others search.
         let seed = if ins.top().0 == NO_NODE { (first..end).find(|&id| !skip(id)) } else { None };
         if let Some(id) = seed {
@@ -440,7 +419,7 @@ pub(crate) fn add_nodes_with(
             progress.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })?;
-        // Repair: new graphs and graphs up to `reach_check` nodes are walked from the entry
+        // Repair: new graphs and graphs up to REACH_CHECK_NODES nodes are walked from the entry
         // point; a batch added to a larger graph checks its new nodes and the nodes its links
         // pruned out of a list.
         if !ins.track_dropped {

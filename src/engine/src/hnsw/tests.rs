@@ -282,36 +282,3 @@ fn failed_batch_leaves_a_reusable_handle() {
     let mut s = Searcher::new(&r, &data[..dims], &mut scratch).unwrap();
     assert!(!s.next_batch(&r, &mut scratch, SearchParams { ef: 10 }).is_empty());
 }
-
-/// Batches added to a graph too large for the reachability walk (forced here with a limit of 0)
-/// check their new nodes and the nodes their links pruned: none is left without an in-link.
-#[test]
-fn large_graph_batches_leave_no_node_without_in_link() {
-    let dims = 24;
-    let data = clustered(3000, dims, 12, 5);
-    let dir = tempfile::tempdir().unwrap();
-    let id = Identity { build_id: 9, dims: dims as u32, metric: Metric::L2, m: 6, ef_construction: 24 };
-    let mut sc = Sidecar::create(&dir.path().join("s"), id).unwrap();
-    sc.reserve(3000, 0).unwrap();
-    for (i, v) in data.chunks_exact(dims).enumerate() {
-        sc.write_vector(i as u32, [0, 0, i as u16], v);
-    }
-    sc.set_quantizer(Quantizer::fit(&data[..100 * dims], dims));
-    for first in (0..3000u32).step_by(100) {
-        insert::add_nodes_with(&mut sc, first, first + 100, None, &AtomicU64::new(0), &AtomicBool::new(false), &|_| false, 0).unwrap();
-        sc.publish().unwrap();
-    }
-    let mut has_in = vec![false; 3000];
-    for n in 0..3000u32 {
-        for w in sc.neighbours(n, 0) {
-            let x = w.load(std::sync::atomic::Ordering::Relaxed);
-            if x == crate::sidecar::NO_NODE {
-                break;
-            }
-            has_in[x as usize] = true;
-        }
-    }
-    let ep = sc.state().entry_point;
-    let orphans: Vec<usize> = (0..3000).filter(|&i| !has_in[i] && i != ep as usize).collect();
-    assert_eq!(orphans, Vec::<usize>::new());
-}
