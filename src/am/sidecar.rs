@@ -375,6 +375,32 @@ pub unsafe fn compact(index: pg_sys::Relation, meta: &Meta) {
     }
 }
 
+/// VACUUM's reachability walk for graphs too large for the walk after every batch (see
+/// `hnsw::repair_graph`), under the writer lock (waiting for it). Returns the links added.
+pub unsafe fn repair_graph(index: pg_sys::Relation, meta: &Meta) -> u64 {
+    // SAFETY: open relation.
+    let path = unsafe { sidecar_path(index) };
+    let _lock = match WriterLock::lock_blocking(&path) {
+        Ok(l) => l,
+        Err(e) => raise(index, e),
+    };
+    // SAFETY: as above.
+    let Ok(h) = (unsafe { open(index, meta) }) else {
+        return 0;
+    };
+    let mut sc = h.borrow_mut();
+    if (sc.node_count() as usize) <= hnsw::REACH_CHECK_NODES {
+        return 0;
+    }
+    let added = hnsw::repair_graph(&sc);
+    if added > 0 {
+        if let Err(e) = sc.publish() {
+            raise(index, e);
+        }
+    }
+    added
+}
+
 fn rebuild_warn(index: pg_sys::Relation, meta: &Meta, why: &Error, progress: &mut dyn Progress) -> Option<Handle> {
     // SAFETY: open relation.
     let name = unsafe { pages::relname(index) };

@@ -14,6 +14,18 @@ const REFIT_CLAMPED: f64 = 0.001;
 /// Rows sampled for that check.
 const REFIT_SAMPLE: usize = 1000;
 
+/// Links nodes no search can reach back into a graph too large for the walk after every batch.
+unsafe fn relink_unreached(index: pg_sys::Relation) {
+    let started = std::time::Instant::now();
+    // SAFETY: open relation, main thread.
+    let meta = unsafe { pages::read_meta(index) };
+    // SAFETY: as above.
+    let added = unsafe { sidecar::repair_graph(index, &meta) };
+    if added > 0 {
+        pgrx::log!("vecmap: linked {added} unreachable rows back into the graph of \"{}\" in {:.2} s", unsafe { pages::relname(index) }, started.elapsed().as_secs_f64());
+    }
+}
+
 /// Rebuilds the sidecar (refitting its quantizer on rows spread over the whole log) when too
 /// many sampled coordinates clamp: the index was created on an empty or unrepresentative table
 /// and the int8 walk can no longer tell the later rows apart. Logs what it did.
@@ -127,6 +139,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumIn
         }
         let index = (*info).index;
         refit_if_drifted(index);
+        relink_unreached(index);
         if !stats.is_null() {
             return stats;
         }

@@ -50,3 +50,28 @@ def test_vacuum_refits_a_quantizer_fitted_on_unrepresentative_rows():
         # A second VACUUM finds the refitted quantizer in range and leaves the sidecar alone.
         cur.execute("VACUUM t")
         assert cur.execute("SELECT last_rebuilt FROM vecmap_index_stats('t_idx')").fetchone()[0] == rebuilt
+
+
+def test_vacuum_walks_a_graph_too_large_for_the_per_batch_walk():
+    """Over 65,536 nodes, batches only check their own nodes; VACUUM walks the whole graph
+    (src/am/vacuum.rs relink_unreached). It runs under the writer lock beside inserts and leaves
+    every row findable by its own vector."""
+    rng = np.random.default_rng(5)
+    dims, n = 8, 70_000
+    data = rng.normal(0, 1, (n, dims)).astype(np.float32)
+    with fresh_database("bigwalk") as name, connect(name) as c:
+        cur = c.cursor()
+        cur.execute(f"CREATE TABLE t (id int, embedding vector({dims})) WITH (autovacuum_enabled = false)")
+        with cur.copy("COPY t (id, embedding) FROM STDIN") as cp:
+            for i, v in enumerate(data):
+                cp.write_row((i, vec(v)))
+        cur.execute("CREATE INDEX t_idx ON t USING vecmap (embedding vector_l2_ops)")
+        with cur.copy("COPY t (id, embedding) FROM STDIN") as cp:
+            for i, v in enumerate(rng.normal(0, 1, (1000, dims)).astype(np.float32), start=n):
+                cp.write_row((i, vec(v)))
+        cur.execute("VACUUM t")
+        assert cur.execute("SELECT rows_indexed FROM vecmap_index_stats('t_idx')").fetchone()[0] == n + 1000
+        cur.execute("SET enable_seqscan = off")
+        sample = rng.choice(n, 300, replace=False)
+        hits = sum(cur.execute("SELECT id FROM t ORDER BY embedding <-> %s::vector LIMIT 1", (vec(data[i]),)).fetchone()[0] == i for i in sample)
+        assert hits >= 0.99 * len(sample), hits

@@ -14,8 +14,9 @@ use std::sync::Mutex;
 
 const LOCK_STRIPES: usize = 4096;
 /// Graphs up to this many nodes get the exact reachability check after every batch
-/// (a walk over all layer-0 lists: ~2M words, a few ms); larger ones after a full build only.
-const REACH_CHECK_NODES: usize = 65_536;
+/// (a walk over all layer-0 lists: ~2M words, a few ms); larger ones after a full build and at
+/// VACUUM (`repair_graph`).
+pub const REACH_CHECK_NODES: usize = 65_536;
 /// Most walks of one repair (see `repair_reach`).
 const REPAIR_ROUNDS: usize = 16;
 /// `repair_reach` may replace list entries only while at most one node in this many is unreached.
@@ -369,6 +370,19 @@ impl Inserter<'_> {
         }
         added
     }
+}
+
+/// Walks a published graph from its entry point and links unreached live nodes in, as after a
+/// batch (see `Inserter::repair_reach`): for graphs over `REACH_CHECK_NODES`, whose batches only
+/// check their own nodes. The caller holds the writer lock; concurrent readers see each list word
+/// change atomically. Returns the links added.
+pub fn repair_graph(sc: &Sidecar) -> u64 {
+    let n = sc.node_count();
+    if n == 0 || sc.quantizer().is_none() {
+        return 0;
+    }
+    let ins = Inserter::new(sc, sc.params().ef_construction as usize, n);
+    ins.repair_reach(n, &|id| sc.is_deleted(id))
 }
 
 /// Turns the written vectors of nodes `first..end` into graph nodes: assigns levels and

@@ -282,3 +282,44 @@ fn failed_batch_leaves_a_reusable_handle() {
     let mut s = Searcher::new(&r, &data[..dims], &mut scratch).unwrap();
     assert!(!s.next_batch(&r, &mut scratch, SearchParams { ef: 10 }).is_empty());
 }
+
+/// `repair_graph` (VACUUM's walk for graphs too large for the per-batch walk) leaves every live
+/// node reachable from the entry point, here after cutting some nodes off by hand.
+#[test]
+fn repair_graph_relinks_cut_off_nodes() {
+    let dims = 16;
+    let data = clustered(2000, dims, 8, 13);
+    let dir = tempfile::tempdir().unwrap();
+    let sc = build(&dir.path().join("r.vmap"), &data, dims, Metric::L2, 8, 32);
+    let ep = sc.state().entry_point;
+    // Remove nodes 100..110 from every layer-0 list (other lists keep their order).
+    let cut = |x: u32| (100..110).contains(&x) && x != ep;
+    for n in 0..2000u32 {
+        let words = sc.neighbours(n, 0);
+        let keep: Vec<u32> = words.iter().map(|w| w.load(std::sync::atomic::Ordering::Relaxed)).take_while(|&x| x != crate::sidecar::NO_NODE).filter(|&x| !cut(x)).collect();
+        for (i, w) in words.iter().enumerate() {
+            w.store(keep.get(i).copied().unwrap_or(crate::sidecar::NO_NODE), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let reached = |sc: &Sidecar| {
+        let mut seen = vec![false; 2000];
+        let mut stack = vec![ep];
+        seen[ep as usize] = true;
+        while let Some(x) = stack.pop() {
+            for w in sc.neighbours(x, 0) {
+                let t = w.load(std::sync::atomic::Ordering::Relaxed);
+                if t == crate::sidecar::NO_NODE {
+                    break;
+                }
+                if !std::mem::replace(&mut seen[t as usize], true) {
+                    stack.push(t);
+                }
+            }
+        }
+        seen.iter().filter(|&&s| s).count()
+    };
+    assert!(reached(&sc) < 2000, "the cut nodes are unreachable");
+    assert!(repair_graph(&sc) > 0);
+    assert_eq!(reached(&sc), 2000);
+    assert_eq!(repair_graph(&sc), 0, "nothing left to repair");
+}
