@@ -3,10 +3,10 @@
 //! which no search reaches it; `add_nodes` repairs that. Real MiniLM rows from the repo's fixture,
 //! built the way Postgres builds them: all at once (CREATE INDEX) and in folds of 128 with the
 //! quantizer fitted on the first fold (an index created on an empty table).
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use vecmap_engine::hnsw::{add_nodes, Scratch, SearchParams, Searcher};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use vecmap_engine::hnsw::{add_nodes, unreachable, Scratch, SearchParams, Searcher};
 use vecmap_engine::quant::Quantizer;
-use vecmap_engine::sidecar::{Identity, Sidecar, NO_NODE};
+use vecmap_engine::sidecar::{Identity, Sidecar};
 use vecmap_engine::Metric;
 
 fn fixture() -> (Vec<f32>, usize) {
@@ -15,26 +15,6 @@ fn fixture() -> (Vec<f32>, usize) {
     let d = u32::from_le_bytes(b[0..4].try_into().unwrap()) as usize;
     let v = b.chunks_exact(4 + 4 * d).flat_map(|r| r[4..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()))).collect();
     (v, d)
-}
-
-/// Nodes not reachable from the entry point through layer-0 lists.
-fn unreachable(sc: &Sidecar) -> Vec<u32> {
-    let n = sc.node_count() as usize;
-    let mut seen = vec![false; n];
-    let mut stack = vec![sc.state().entry_point];
-    seen[stack[0] as usize] = true;
-    while let Some(x) = stack.pop() {
-        for w in sc.neighbours(x, 0) {
-            let t = w.load(Ordering::Relaxed);
-            if t == NO_NODE {
-                break;
-            }
-            if !std::mem::replace(&mut seen[t as usize], true) {
-                stack.push(t);
-            }
-        }
-    }
-    (0..n as u32).filter(|&i| !seen[i as usize]).collect()
 }
 
 /// Rows whose own vector does not come back first at `ef`.

@@ -252,22 +252,6 @@ impl Inserter<'_> {
         })
     }
 
-    /// Marks every node reachable at layer 0 from `from` (not yet marked) in `seen`.
-    fn mark_reachable(&self, from: u32, seen: &mut [bool], stack: &mut Vec<u32>, tmp: &mut Vec<u32>) {
-        if std::mem::replace(&mut seen[from as usize], true) {
-            return;
-        }
-        stack.push(from);
-        while let Some(n) = stack.pop() {
-            self.read_list(n, 0, tmp);
-            for &t in tmp.iter() {
-                if (t as usize) < seen.len() && !std::mem::replace(&mut seen[t as usize], true) {
-                    stack.push(t);
-                }
-            }
-        }
-    }
-
     /// Makes the linked nodes of `0..end` reachable from the entry point at layer 0: an unreached
     /// node is added to the list of its nearest reached neighbour (see `link_into`; replacing an
     /// entry only when at most 1% of the nodes are unreached). A node whose neighbours are all
@@ -279,14 +263,14 @@ impl Inserter<'_> {
         if ep == NO_NODE || ep >= end {
             return 0;
         }
-        let (mut stack, mut outs, mut tmp) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut stack, mut outs) = (Vec::new(), Vec::new());
         let mut added = 0;
         let mut replace = None;
         let mut replaced = HashSet::new();
         for _round in 0..REPAIR_ROUNDS {
             let before = added;
             let mut seen = vec![false; end as usize];
-            self.mark_reachable(ep, &mut seen, &mut stack, &mut tmp);
+            mark_reachable(self.sc, ep, &mut seen, &mut stack);
             let unreached: Vec<u32> = (0..end).filter(|&id| !seen[id as usize] && !skip(id)).collect();
             if unreached.is_empty() {
                 break;
@@ -306,7 +290,7 @@ impl Inserter<'_> {
                 near.sort_unstable();
                 if self.link_into(u, &near, replace, &mut replaced) {
                     added += 1;
-                    self.mark_reachable(u, &mut seen, &mut stack, &mut tmp);
+                    mark_reachable(self.sc, u, &mut seen, &mut stack);
                 }
             }
             if added == before {
@@ -370,6 +354,36 @@ impl Inserter<'_> {
         }
         added
     }
+}
+
+/// Marks every node below `seen.len()` that is reachable at layer 0 from `from` (and not yet
+/// marked) in `seen`.
+fn mark_reachable(sc: &Sidecar, from: u32, seen: &mut [bool], stack: &mut Vec<u32>) {
+    if std::mem::replace(&mut seen[from as usize], true) {
+        return;
+    }
+    stack.push(from);
+    while let Some(n) = stack.pop() {
+        for w in sc.neighbours(n, 0) {
+            match w.load(Ordering::Relaxed) {
+                NO_NODE => break,
+                t if (t as usize) < seen.len() && !std::mem::replace(&mut seen[t as usize], true) => stack.push(t),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Nodes of the published graph (deleted ones included) that no walk from the entry point
+/// reaches through layer-0 lists.
+pub fn unreachable(sc: &Sidecar) -> Vec<u32> {
+    let n = sc.node_count();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut seen = vec![false; n as usize];
+    mark_reachable(sc, sc.state().entry_point, &mut seen, &mut Vec::new());
+    (0..n).filter(|&i| !seen[i as usize]).collect()
 }
 
 /// Walks a published graph from its entry point and links unreached live nodes in, as after a

@@ -7,7 +7,7 @@ pub mod insert;
 pub mod search;
 pub mod visited;
 
-pub use insert::{add_nodes, add_nodes_except, repair_graph, Inserter, REACH_CHECK_NODES};
+pub use insert::{add_nodes, add_nodes_except, repair_graph, unreachable, Inserter, REACH_CHECK_NODES};
 pub use search::{Scratch, SearchParams, Searcher};
 
 use std::cmp::Ordering;
