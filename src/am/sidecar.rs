@@ -376,7 +376,8 @@ pub unsafe fn compact(index: pg_sys::Relation, meta: &Meta) {
 }
 
 /// VACUUM's reachability walk for graphs too large for the walk after every batch (see
-/// `hnsw::repair_graph`), under the writer lock (waiting for it). Returns the links added.
+/// `hnsw::repair_graph`; the caller checks the size), under the writer lock (waiting for it).
+/// Returns the links added.
 pub unsafe fn repair_graph(index: pg_sys::Relation, meta: &Meta) -> u64 {
     // SAFETY: open relation.
     let path = unsafe { sidecar_path(index) };
@@ -389,9 +390,6 @@ pub unsafe fn repair_graph(index: pg_sys::Relation, meta: &Meta) -> u64 {
         return 0;
     };
     let mut sc = h.borrow_mut();
-    if (sc.node_count() as usize) <= hnsw::REACH_CHECK_NODES {
-        return 0;
-    }
     let added = hnsw::repair_graph(&sc);
     if added > 0 {
         if let Err(e) = sc.publish() {

@@ -14,22 +14,12 @@ const REFIT_CLAMPED: f64 = 0.001;
 /// Rows sampled for that check.
 const REFIT_SAMPLE: usize = 1000;
 
-/// Links nodes no search can reach back into a graph too large for the walk after every batch.
-unsafe fn relink_unreached(index: pg_sys::Relation) {
-    let started = std::time::Instant::now();
-    // SAFETY: open relation, main thread.
-    let meta = unsafe { pages::read_meta(index) };
-    // SAFETY: as above.
-    let added = unsafe { sidecar::repair_graph(index, &meta) };
-    if added > 0 {
-        pgrx::log!("vecmap: linked {added} unreachable rows back into the graph of \"{}\" in {:.2} s", unsafe { pages::relname(index) }, started.elapsed().as_secs_f64());
-    }
-}
-
-/// Rebuilds the sidecar (refitting its quantizer on rows spread over the whole log) when too
-/// many sampled coordinates clamp: the index was created on an empty or unrepresentative table
-/// and the int8 walk can no longer tell the later rows apart. Logs what it did.
-unsafe fn refit_if_drifted(index: pg_sys::Relation) {
+/// VACUUM's upkeep of the graph itself. A quantizer whose range the rows have left (too many
+/// sampled coordinates clamp: the index was created on an empty or unrepresentative table, and
+/// the int8 walk can no longer tell the later rows apart) is refitted by rebuilding the sidecar
+/// from the log. Otherwise a graph too large for the reachability walk after every batch is
+/// walked now, and rows no search can reach are linked back in. Logs what it did.
+unsafe fn tend_graph(index: pg_sys::Relation) {
     // SAFETY: open relation, main thread.
     let meta = unsafe { pages::read_meta(index) };
     let Ok(h) = (unsafe { sidecar::open(index, &meta) }) else {
@@ -40,20 +30,26 @@ unsafe fn refit_if_drifted(index: pg_sys::Relation) {
         (sc.state().node_count, vecmap_engine::stats::clamped_fraction(&sc, REFIT_SAMPLE, meta.build_id))
     };
     drop(h);
-    let Some(clamped) = clamped else { return };
-    if n < COMPACT_MIN_NODES || clamped <= REFIT_CLAMPED {
-        return;
-    }
     let started = std::time::Instant::now();
-    // SAFETY: as above.
-    unsafe { sidecar::compact(index, &meta) };
-    pgrx::log!(
-        "vecmap: refitted the quantizer of \"{}\": {:.2}% of sampled coordinates were outside its range; rebuilt {} rows in {:.2} s",
-        unsafe { pages::relname(index) },
-        100.0 * clamped,
-        n,
-        started.elapsed().as_secs_f64()
-    );
+    // SAFETY: open relation.
+    let name = || unsafe { pages::relname(index) };
+    if let Some(clamped) = clamped.filter(|&c| n >= COMPACT_MIN_NODES && c > REFIT_CLAMPED) {
+        // SAFETY: as above. The rebuild walks its new graph too.
+        unsafe { sidecar::compact(index, &meta) };
+        pgrx::log!(
+            "vecmap: refitted the quantizer of \"{}\": {:.2}% of sampled coordinates were outside its range; rebuilt {} rows in {:.2} s",
+            name(),
+            100.0 * clamped,
+            n,
+            started.elapsed().as_secs_f64()
+        );
+    } else if n as usize > vecmap_engine::hnsw::REACH_CHECK_NODES {
+        // SAFETY: as above.
+        let added = unsafe { sidecar::repair_graph(index, &meta) };
+        if added > 0 {
+            pgrx::log!("vecmap: linked {added} unreachable rows back into the graph of \"{}\" in {:.2} s", name(), started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 #[pg_guard]
@@ -138,8 +134,7 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumIn
             return stats;
         }
         let index = (*info).index;
-        refit_if_drifted(index);
-        relink_unreached(index);
+        tend_graph(index);
         if !stats.is_null() {
             return stats;
         }
