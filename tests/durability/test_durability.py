@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from cluster import Cluster  # noqa: E402
+from vecmap_tools import pagecache  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Below the kernel's ephemeral range (32768–60999 here): a listening port inside it can be
@@ -546,14 +547,9 @@ def test_prewarm_survives_a_restart(cluster, data):
     inode = os.stat(path).st_ino
     resident = "SELECT resident_int8_graph_bytes, int8_bytes + graph_bytes, last_rebuilt FROM vecmap_index_stats('t_v')"
     cluster.stop()  # nothing maps the file: its clean pages can be dropped
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    pagecache.drop(path)
     # Measured here: opening the sidecar reads its header, and the kernel reads ahead.
-    cold = int(subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path], check=True, capture_output=True, text=True).stdout)
+    cold = pagecache.resident([path])[0]
     assert cold < 0.05 * os.path.getsize(path), f"eviction did not take ({cold} bytes resident)"
     cluster.start()
     with cluster.connect() as conn:

@@ -7,6 +7,7 @@ scans disabled), on the fixture's held-out queries: texts that were never indexe
 import inspect
 import json
 import os
+import subprocess
 import threading
 import time
 
@@ -14,6 +15,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row, tuple_row
 
+from vecmap_tools import pagecache
+from vecmap_tools.pagecache import drop, resident
 from vecmap_server import REPO, as_server_user, connect, fresh_database, server_lstat, server_remove, vec
 
 FIXTURE = os.path.join(REPO, "fixtures", "minilm-debian")
@@ -398,22 +401,18 @@ def evict(path):
     if not os.access(path, os.R_OK):
         # The server's file, and its backends' /proc/<pid>/maps, are not ours: the same as
         # the server's OS user.
-        src = "import os, time\n" + inspect.getsource(wait_unmapped) + inspect.getsource(evict)
+        src = inspect.getsource(pagecache) + "import time\n" + inspect.getsource(wait_unmapped) + inspect.getsource(evict)
         as_server_user("/usr/bin/python3", "-c", f"{src}\nevict({path!r})")
         return
-    import subprocess
     for _ in range(5):
         wait_unmapped(path)
-        fd = os.open(path, os.O_RDONLY)
+        drop(path)
+        # DONTNEED also skips pages locked at that moment: check, and ask again if they stayed.
         try:
-            # DONTNEED skips dirty pages and pages under writeback: write them back first.
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-        # It also skips pages locked at that moment: check, and ask again if they stayed.
-        res = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", path], capture_output=True, text=True)
-        if res.returncode != 0 or int(res.stdout.strip() or 0) < 0.1 * os.path.getsize(path):
+            res, size = resident([path])
+        except (OSError, subprocess.CalledProcessError):
+            return
+        if res < 0.1 * size:
             return
 
 

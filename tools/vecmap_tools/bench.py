@@ -33,6 +33,7 @@ from vecmap_data.formats import exact_knn
 from . import bench_pressure
 from .bench_load import connect, run_point
 from .bench_report import headline, markdown, plot
+from .pagecache import drop, resident
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATASET = "minilm-debian-100k"
@@ -206,13 +207,6 @@ def index_files(conn, datadir, name):
     return segs, sidecar
 
 
-def resident(files):
-    """(resident bytes, file bytes) of `files` in the page cache, by fincore(1) (mincore)."""
-    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "--output", "RES,SIZE", *map(str, files)],
-                         capture_output=True, text=True, check=True).stdout.split()
-    return sum(map(int, out[0::2])), sum(map(int, out[1::2]))
-
-
 def arenas(conn):
     """vecmap's sidecar arenas, allocated and resident (vecmap_index_stats, vecmap >= 0.2), else None."""
     if not conn.execute("SELECT to_regproc('vecmap_index_stats')").fetchone()[0]:
@@ -227,10 +221,7 @@ def restart_evicted(args, datadir, bindir, files):
     env = dict(os.environ, VECMAP_PORT=str(args.port), VECMAP_PGDATA=str(datadir), PGBIN=bindir)
     subprocess.run([REPO / "scripts" / "cluster.sh", "stop"], env=env, check=True)
     for f in files:
-        fd = os.open(f, os.O_RDONLY)
-        os.fsync(fd)  # DONTNEED skips dirty pages and pages under writeback
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
+        drop(f)
     subprocess.run([REPO / "scripts" / "cluster.sh", "start"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 

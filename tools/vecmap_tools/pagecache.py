@@ -1,0 +1,22 @@
+"""Page-cache helpers for the benchmark and the tests. Standard library only: the tests also
+run this file's source as the server's OS user, outside the project's virtualenv."""
+import os
+import subprocess
+
+
+def drop(path):
+    """Asks the kernel to drop `path`'s pages from the page cache. DONTNEED skips dirty pages and
+    pages under writeback, so they are written back first; pages a process maps stay."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def resident(files):
+    """(resident bytes, file bytes) of `files` in the page cache, by fincore(1) (mincore)."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "--output", "RES,SIZE", *map(str, files)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return sum(map(int, out[0::2])), sum(map(int, out[1::2]))
