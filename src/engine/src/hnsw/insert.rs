@@ -176,7 +176,8 @@ impl<'a> Inserter<'a> {
         s.ids = ids;
     }
 
-    /// Inserts node `id` (codes and info already written) into the graph.
+    /// Inserts node `id` (codes and info already written) into the graph; again for a linked
+    /// node, replacing its lists (it never links to itself).
     pub fn link(&self, id: u32, s: &mut InsertScratch) {
         let level = self.sc.info(id).level as u32;
         {
@@ -195,7 +196,7 @@ impl<'a> Inserter<'a> {
             loop {
                 let mut moved = false;
                 self.read_list(cur.id, lc, &mut ids);
-                for &n in &ids {
+                for &n in ids.iter().filter(|&&n| n != id) {
                     let d = self.pair(id, n);
                     if d < cur.d {
                         cur = Cand { d, id: n };
@@ -244,6 +245,18 @@ impl<'a> Inserter<'a> {
 }
 
 impl Inserter<'_> {
+    /// Layer-0 out-degree below which a node is linked again after its batch (see `add_nodes`):
+    /// M/2. Measured on 4,000 binary-quantized MiniLM rows (Hamming, ef 100, 20 builds): 51 rows
+    /// of 80,000 not found by their own code without it, 2 at M/4, 0 at M/2; on 100k × 384
+    /// MiniLM it relinks 5.8% of the nodes at no measurable build-time or recall cost.
+    fn min_out(&self) -> usize {
+        (self.sc.geometry().m / 2).max(1)
+    }
+
+    fn out_degree(&self, id: u32) -> usize {
+        self.sc.neighbours(id, 0).iter().take_while(|w| w.load(Ordering::Relaxed) != NO_NODE).count()
+    }
+
     /// True when one of `d`'s layer-0 neighbours links back to it.
     fn linked_back(&self, d: u32, outs: &[u32], tmp: &mut Vec<u32>) -> bool {
         outs.iter().any(|&o| {
@@ -447,6 +460,14 @@ pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&ra
             progress.fetch_add(1, Ordering::Relaxed);
             Ok(())
         })?;
+        // Nodes linked while the graph was small, and outliers, can come out of the heuristic
+        // with one or two far neighbours, and then no nearby node links to them: a search that
+        // reaches their true neighbours cannot step to them. Linking them again, now that the
+        // batch is in the graph, gives them their real neighbours and those neighbours' back-links.
+        let min_out = ins.min_out();
+        let (ep, _) = ins.top();
+        let short: Vec<u32> = (first..end).filter(|&id| id != ep && !skip(id) && ins.out_degree(id) < min_out).collect();
+        short.into_par_iter().for_each_init(InsertScratch::default, |s, id| ins.link(id, s));
         // Repair: new graphs and graphs up to REACH_CHECK_NODES nodes are walked from the entry
         // point; a batch added to a larger graph checks its new nodes and the nodes its links
         // pruned out of a list.
