@@ -20,6 +20,25 @@ macro_rules! pg_function_info_v1 {
     };
 }
 
+/// Defines the V1 C function `vecmap_<name>` of two non-null (STRICT) arguments of SQL type `$ty`,
+/// read by `$read` (`unsafe fn(FunctionCallInfo) -> (T, T)`) into `$a`, `$b`; `$body` is the
+/// returned Datum. The distance and comparison operators of every vector type are built on it.
+macro_rules! binary_fn {
+    ($ty:literal, $read:path, $name:ident, $doc:literal, |$a:ident, $b:ident| $body:expr) => {
+        #[doc = $doc]
+        ///
+        /// # Safety
+        #[doc = concat!("Called by the function manager with two non-null `", $ty, "` arguments (STRICT).")]
+        #[export_name = concat!("vecmap_", stringify!($name))]
+        #[::pgrx::pg_guard]
+        pub unsafe extern "C-unwind" fn $name(fcinfo: ::pgrx::pg_sys::FunctionCallInfo) -> ::pgrx::pg_sys::Datum {
+            // SAFETY: the SQL declaration is STRICT with two arguments of this type.
+            let ($a, $b) = unsafe { $read(fcinfo) };
+            $body
+        }
+    };
+}
+
 /// Argument `n` as a raw Datum.
 #[inline]
 pub unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {

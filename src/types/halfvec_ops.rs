@@ -41,19 +41,11 @@ pg_function_info_v1!(
 
 macro_rules! distance {
     ($name:ident, $doc:literal, |$a:ident, $b:ident| $body:expr) => {
-        #[doc = $doc]
-        ///
-        /// # Safety
-        /// Called by the function manager with two non-null `halfvec` arguments (STRICT).
-        #[export_name = concat!("vecmap_", stringify!($name))]
-        #[pg_guard]
-        pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: STRICT (halfvec, halfvec).
-            let (a, b) = unsafe { half_pair(fcinfo) };
-            check_same_dims(&a, &b);
-            let ($a, $b) = (a.data, b.data);
+        binary_fn!("halfvec", half_pair, $name, $doc, |x, y| {
+            check_same_dims(&x, &y);
+            let ($a, $b) = (x.data, y.data);
             float8_datum($body)
-        }
+        });
     };
 }
 
@@ -236,17 +228,7 @@ fn compare(a: &HalfRef, b: &HalfRef) -> Ordering {
 
 macro_rules! comparison {
     ($name:ident, $doc:literal, $test:expr) => {
-        #[doc = $doc]
-        ///
-        /// # Safety
-        /// Called by the function manager with two non-null `halfvec` arguments (STRICT).
-        #[export_name = concat!("vecmap_", stringify!($name))]
-        #[pg_guard]
-        pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: STRICT (halfvec, halfvec).
-            let (a, b) = unsafe { half_pair(fcinfo) };
-            pg_sys::Datum::from(($test)(compare(&a, &b)))
-        }
+        binary_fn!("halfvec", half_pair, $name, $doc, |a, b| pg_sys::Datum::from(($test)(compare(&a, &b))));
     };
 }
 

@@ -27,18 +27,10 @@ pg_function_info_v1!(
 
 macro_rules! distance {
     ($name:ident, $doc:literal, |$a:ident, $b:ident| $body:expr) => {
-        #[doc = $doc]
-        ///
-        /// # Safety
-        /// Called by the function manager with two non-null `sparsevec` arguments (STRICT).
-        #[export_name = concat!("vecmap_", stringify!($name))]
-        #[pg_guard]
-        pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: STRICT (sparsevec, sparsevec).
-            let ($a, $b) = unsafe { sparse_pair(fcinfo) };
+        binary_fn!("sparsevec", sparse_pair, $name, $doc, |$a, $b| {
             check_same_dims(&$a, &$b);
             float8_datum($body)
-        }
+        });
     };
 }
 
@@ -135,17 +127,7 @@ fn compare(a: &SparseRef, b: &SparseRef) -> Ordering {
 
 macro_rules! comparison {
     ($name:ident, $doc:literal, $test:expr) => {
-        #[doc = $doc]
-        ///
-        /// # Safety
-        /// Called by the function manager with two non-null `sparsevec` arguments (STRICT).
-        #[export_name = concat!("vecmap_", stringify!($name))]
-        #[pg_guard]
-        pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: STRICT (sparsevec, sparsevec).
-            let (a, b) = unsafe { sparse_pair(fcinfo) };
-            pg_sys::Datum::from(($test)(compare(&a, &b)))
-        }
+        binary_fn!("sparsevec", sparse_pair, $name, $doc, |a, b| pg_sys::Datum::from(($test)(compare(&a, &b))));
     };
 }
 

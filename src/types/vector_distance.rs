@@ -1,8 +1,6 @@
 //! Distances between vectors (`<->`, `<#>`, `<=>`, `<+>` and the index support functions),
 //! all on the engine's SIMD kernels with pgvector's f32 accumulation and f64 result.
 use super::vector::*;
-use pgrx::pg_sys;
-use pgrx::prelude::*;
 use vecmap_engine::kernels;
 
 pg_function_info_v1!(
@@ -17,19 +15,11 @@ pg_function_info_v1!(
 
 macro_rules! distance {
     ($name:ident, $doc:literal, |$a:ident, $b:ident| $body:expr) => {
-        #[doc = $doc]
-        ///
-        /// # Safety
-        /// Called by the function manager with two non-null `vector` arguments (STRICT).
-        #[export_name = concat!("vecmap_", stringify!($name))]
-        #[pg_guard]
-        pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: STRICT (vector, vector).
-            let (a, b) = unsafe { vector_pair(fcinfo) };
-            check_same_dims(&a, &b);
-            let ($a, $b) = (a.data, b.data);
+        binary_fn!("vector", vector_pair, $name, $doc, |x, y| {
+            check_same_dims(&x, &y);
+            let ($a, $b) = (x.data, y.data);
             float8_datum($body)
-        }
+        });
     };
 }
 

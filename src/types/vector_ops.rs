@@ -83,27 +83,9 @@ pub fn compare(a: &[f32], b: &[f32]) -> Ordering {
     a.len().cmp(&b.len())
 }
 
-/// # Safety
-/// `fcinfo` must carry two non-null `vector` arguments.
-unsafe fn compare_args(fcinfo: pg_sys::FunctionCallInfo) -> Ordering {
-    // SAFETY: forwarded from the caller.
-    let (a, b) = unsafe { vector_pair(fcinfo) };
-    compare(a.data, b.data)
-}
-
 macro_rules! comparison {
     ($name:ident, $doc:literal, $test:expr) => {
-        #[doc = $doc]
-        ///
-        /// # Safety
-        /// Called by the function manager with two non-null `vector` arguments (STRICT).
-        #[export_name = concat!("vecmap_", stringify!($name))]
-        #[pg_guard]
-        pub unsafe extern "C-unwind" fn $name(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-            // SAFETY: STRICT (vector, vector).
-            let ord = unsafe { compare_args(fcinfo) };
-            pg_sys::Datum::from(($test)(ord))
-        }
+        binary_fn!("vector", vector_pair, $name, $doc, |a, b| pg_sys::Datum::from(($test)(compare(a.data, b.data))));
     };
 }
 
@@ -114,11 +96,5 @@ comparison!(vector_ne, "`vector <> vector`", Ordering::is_ne);
 comparison!(vector_ge, "`vector >= vector`", Ordering::is_ge);
 comparison!(vector_gt, "`vector > vector`", Ordering::is_gt);
 
-/// `vector_cmp(vector, vector) → int4` in {-1, 0, 1}: btree support function 1.
-#[export_name = "vecmap_vector_cmp"]
-#[pg_guard]
-pub unsafe extern "C-unwind" fn vector_cmp(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
-    // SAFETY: STRICT (vector, vector).
-    let ord = unsafe { compare_args(fcinfo) };
-    pg_sys::Datum::from(ord as i32)
-}
+comparison!(vector_cmp, "`vector_cmp(vector, vector) → int4` in {-1, 0, 1}: btree support function 1.", |o: Ordering| o
+    as i32);
