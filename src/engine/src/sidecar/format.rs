@@ -86,7 +86,12 @@ pub struct State {
     pub file_len: u64,
     /// Unix seconds of the last full (re)build.
     pub built_unix: u64,
-    pub reserved: [u64; 4],
+    /// 0 when everything this state describes reached disk (fdatasync) before it was written;
+    /// otherwise the boot it was published in (see `Sidecar::publish`).
+    pub unsynced_boot: u64,
+    /// Unix seconds of the last publish that synced the file.
+    pub synced_unix: u64,
+    pub reserved: [u64; 2],
     pub state_crc: u32,
     pub pad: u32,
 }
