@@ -253,7 +253,7 @@ def test_kill9_during_create_index_leaves_nothing_behind(cluster, data):
     assert not [f for f in os.listdir(os.path.join(cluster.data, "vecmap")) if ".tmp" in f]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "zeroed", "garbage", "other_version", "missing"])
+@pytest.mark.parametrize("damage", ["truncated", "zeroed", "garbage", "other_version", "missing", "unsynced_before_a_reboot"])
 def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
     setup_table(cluster, data)
     path = cluster.sidecar_path("postgres", "t_v")
@@ -278,6 +278,19 @@ def test_unusable_sidecar_is_rebuilt_with_a_warning(cluster, data, damage):
         params[12:16] = bytes(4)
         b[12:16] = zlib.crc32(bytes(params)).to_bytes(4, "little")  # a valid header of another version
         open(path, "wb").write(bytes(b))
+    elif damage == "unsynced_before_a_reboot":
+        # The state (at byte 512) as published between syncs in another boot of the machine:
+        # unsynced_boot (state bytes 96..104) set, state_crc (128..132) over the state with seq
+        # and state_crc zeroed. After a real OS crash its bytes may not all be on disk.
+        b = bytearray(raw)
+        st = bytearray(b[512:512 + 136])
+        st[96:104] = (0x5EED_0000_0001).to_bytes(8, "little")
+        q = bytearray(st)
+        q[0:8] = bytes(8)
+        q[128:132] = bytes(4)
+        st[128:132] = zlib.crc32(bytes(q)).to_bytes(4, "little")
+        b[512:512 + 136] = st
+        open(path, "r+b").write(bytes(b[:4096]))
     else:
         os.remove(path)
     notices = []

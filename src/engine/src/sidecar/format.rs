@@ -290,6 +290,9 @@ mod tests {
         assert!(NODE_DIR_OFFSET >= STATE_OFFSET + std::mem::size_of::<State>());
         assert!(UPPER_DIR_OFFSET + 8 * MAX_CHUNKS <= HEADER_SIZE);
         assert_eq!(std::mem::size_of::<NodeInfo>(), INFO_SIZE);
+        // tests/durability edits these bytes to fake a publish from another boot.
+        assert_eq!((std::mem::offset_of!(State, unsynced_boot), std::mem::offset_of!(State, state_crc)), (96, 128));
+        assert_eq!(std::mem::size_of::<State>(), 136);
     }
 
     #[test]
