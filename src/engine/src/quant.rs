@@ -78,6 +78,12 @@ impl Quantizer {
         meta
     }
 
+    /// How many coordinates of `x` `encode` clamps to ±QMAX (they round past it).
+    pub fn clamped(&self, x: &[f32]) -> usize {
+        let inv = 1.0 / self.scale;
+        x.iter().zip(&self.centre).filter(|&(v, c)| ((v - c) * inv).round().abs() > QMAX).count()
+    }
+
     /// Approximate distance between two encoded rows, in the metric's own units.
     #[inline]
     pub fn distance(&self, metric: Metric, a: &[i8], am: RowMeta, b: &[i8], bm: RowMeta) -> f32 {

@@ -217,8 +217,6 @@ pub fn clamped_fraction(sc: &Sidecar, rows: usize, seed: u64) -> Option<f64> {
     if n == 0 {
         return None;
     }
-    let inv = 1.0 / q.scale;
-    let limit = crate::quant::QMAX + 0.5;
     let mut rng = SplitMix(seed);
     let (mut clamped, mut total) = (0u64, 0u64);
     for _ in 0..rows.min(n as usize) * 2 {
@@ -229,9 +227,7 @@ pub fn clamped_fraction(sc: &Sidecar, rows: usize, seed: u64) -> Option<f64> {
         if sc.is_deleted(id) {
             continue;
         }
-        for (x, c) in sc.vector(id).iter().zip(&q.centre) {
-            clamped += (((x - c) * inv).abs() > limit) as u64;
-        }
+        clamped += q.clamped(sc.vector(id)) as u64;
         total += q.dims() as u64;
     }
     (total > 0).then(|| clamped as f64 / total as f64)

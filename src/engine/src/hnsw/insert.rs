@@ -255,15 +255,27 @@ impl<'a> Inserter<'a> {
 }
 
 impl Inserter<'_> {
-    /// Layer-0 out-degree below which a node is linked again after its batch (see `add_nodes`):
-    /// M/2, or half the batch's mean out-degree where the data keeps lists shorter than that
-    /// (low intrinsic dimension: short lists are the norm there, and relinking every node
-    /// rewired 3,000 points on a line, m = 100, into a graph that lost rows). Measured on 4,000
-    /// binary-quantized MiniLM rows (Hamming, ef 100, 20 builds): 51 rows of 80,000 not found by
-    /// their own code without it, 2 at M/4, 0 at M/2; on 100k × 384 MiniLM it relinks 5.8% of
-    /// the nodes at no measurable build-time or recall cost.
-    fn min_out(&self) -> usize {
-        (self.sc.geometry().m / 2).max(1)
+    /// The linked nodes of `first..end` (not the entry point) to link again after their batch
+    /// (see `add_nodes`): those with a layer-0 out-degree below M/2, or below half the batch's
+    /// mean where the data keeps lists shorter than that (low intrinsic dimension: short lists
+    /// are the norm there, and relinking every node rewired 3,000 points on a line, m = 100,
+    /// into a graph that lost rows). Measured on 4,000 binary-quantized MiniLM rows (Hamming,
+    /// ef 100, 20 builds): 51 rows of 80,000 not found by their own code without it, 2 at M/4,
+    /// 0 at M/2; on 100k × 384 MiniLM it relinks 5.8% of the nodes at no measurable build-time
+    /// or recall cost.
+    fn short_lists(&self, first: u32, end: u32, skip: &(dyn Fn(u32) -> bool + Sync)) -> Vec<u32> {
+        let (ep, _) = self.top();
+        let linked: Vec<(u32, usize)> = (first..end).filter(|&id| id != ep && !skip(id)).map(|id| (id, self.out_degree(id))).collect();
+        let mean = linked.iter().map(|&(_, d)| d).sum::<usize>() as f64 / linked.len().max(1) as f64;
+        let min_out = ((self.sc.geometry().m / 2).max(1) as f64).min(mean / 2.0);
+        linked.into_iter().filter(|&(_, d)| (d as f64) < min_out).map(|(id, _)| id).collect()
+    }
+
+    /// `ids` as candidates of `u`, nearest first.
+    fn by_distance(&self, u: u32, ids: impl Iterator<Item = u32>) -> Vec<Cand> {
+        let mut v: Vec<Cand> = ids.map(|o| Cand { d: self.pair(u, o), id: o }).collect();
+        v.sort_unstable();
+        v
     }
 
     fn out_degree(&self, id: u32) -> usize {
@@ -309,11 +321,10 @@ impl Inserter<'_> {
                     continue;
                 }
                 self.read_list(u, 0, &mut outs);
-                let mut near: Vec<Cand> = outs.iter().filter(|&&o| seen[o as usize]).map(|&o| Cand { d: self.pair(u, o), id: o }).collect();
+                let near = self.by_distance(u, outs.iter().copied().filter(|&o| seen[o as usize]));
                 if near.is_empty() {
                     continue; // reached later through another repaired node, or in the next round
                 }
-                near.sort_unstable();
                 if self.link_into(u, &near, replace, &mut replaced) {
                     added += 1;
                     mark_reachable(self.sc, u, &mut seen, &mut stack);
@@ -374,8 +385,7 @@ impl Inserter<'_> {
             if d == ep || outs.is_empty() || self.linked_back(d, &outs, &mut tmp) {
                 continue;
             }
-            let mut near: Vec<Cand> = outs.iter().map(|&o| Cand { d: self.pair(d, o), id: o }).collect();
-            near.sort_unstable();
+            let near = self.by_distance(d, outs.iter().copied());
             added += self.link_into(d, &near, false, &mut HashSet::new()) as u64;
         }
         added
@@ -477,12 +487,7 @@ pub fn add_nodes_except(sc: &mut Sidecar, first: u32, end: u32, pool: Option<&ra
         // with one or two far neighbours, and then no nearby node links to them: a search that
         // reaches their true neighbours cannot step to them. Linking them again, now that the
         // batch is in the graph, gives them their real neighbours and those neighbours' back-links.
-        let (ep, _) = ins.top();
-        let linked: Vec<(u32, usize)> = (first..end).filter(|&id| id != ep && !skip(id)).map(|id| (id, ins.out_degree(id))).collect();
-        let mean = linked.iter().map(|&(_, d)| d).sum::<usize>() as f64 / linked.len().max(1) as f64;
-        let min_out = (ins.min_out() as f64).min(mean / 2.0);
-        let short: Vec<u32> = linked.iter().filter(|&&(_, d)| (d as f64) < min_out).map(|&(id, _)| id).collect();
-        short.into_par_iter().for_each_init(InsertScratch::default, |s, id| ins.link(id, s));
+        ins.short_lists(first, end, skip).into_par_iter().for_each_init(InsertScratch::default, |s, id| ins.link(id, s));
         // Repair: new graphs and graphs up to REACH_CHECK_NODES nodes are walked from the entry
         // point; a batch added to a larger graph checks its new nodes and the nodes its links
         // pruned out of a list.
