@@ -27,7 +27,10 @@ demo: install
 
 # `cargo pgrx test` installs its own debug build, so the release install comes after it,
 # and a server left running by `make demo` is stopped first.
+# pgvector 0.8.6 comes from ../shared/vendor when the server lacks it (scripts/peers.sh), so the
+# differential tests run; without both they are skipped with one line saying so.
 test: setup test-engine
+	@scripts/peers.sh pgvector
 	@scripts/cluster.sh stop
 	$(MAKE) --no-print-directory test-pgrx
 	@scripts/install.sh
@@ -58,7 +61,7 @@ test-sql:
 # Includes the hostile-input, limit and privilege tests (test_hostile.py). The soak runs on its
 # own, last: the page cache it leaves dirty made test_tuning's eviction check flaky.
 test-python:
-	PYTHONPATH=tools $(PY) -m pytest -q tests/python --ignore=tests/python/test_soak.py
+	PYTHONPATH=tools $(PY) -m pytest -q -rs tests/python --ignore=tests/python/test_soak.py
 
 # Concurrency soak against the running cluster, VECMAP_SOAK_SECONDS long (120 by default;
 # e.g. make test VECMAP_SOAK_SECONDS=3600).
@@ -104,6 +107,7 @@ cluster-stop:
 # Benchmark vecmap (and pgvector when installed) on real data; BENCH_ARGS passes flags,
 # e.g. make bench BENCH_ARGS="--quick". See `PYTHONPATH=tools .venv/bin/python -m vecmap_tools.bench --help`.
 bench: install
+	@scripts/peers.sh pgvector
 	$(PY) -m pip install -q -r tools/requirements-bench.txt
 	@scripts/cluster.sh start
 	PYTHONPATH=tools $(PY) -m vecmap_tools.bench --port $(VECMAP_PORT) $(BENCH_ARGS)

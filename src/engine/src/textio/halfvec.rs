@@ -117,8 +117,9 @@ pub fn parse(text: &[u8], typmod: i32) -> Result<Vec<u16>, TextError> {
 /// "expected unused to be 0, not N", NaN/Inf elements.
 pub fn decode(msg: &[u8], typmod: i32) -> Result<(Vec<u16>, usize), TextError> {
     let mut r = Reader::new(msg);
-    let dim = r.u16()? as i64;
-    let unused = r.u16()?;
+    // int16 fields, as pgvector stores pq_getmsgint(buf, 2): 0x8000 and up are negative.
+    let dim = r.u16()? as i16 as i64;
+    let unused = r.u16()? as i16;
     check_dim(dim)?;
     check_typmod(typmod, dim)?;
     if unused != 0 {
@@ -193,6 +194,8 @@ mod tests {
         assert_eq!(decode(&buf[..11], -1).unwrap_err().code, Code::ProtocolViolation);
         assert_eq!(decode(&[0, 0, 0, 0], -1).unwrap_err().message, "halfvec must have at least 1 dimension");
         assert_eq!(decode(&[0, 1, 0, 1, 0, 0], -1).unwrap_err().message, "expected unused to be 0, not 1");
+        assert_eq!(decode(&[0, 1, 0x9e, 0, 0, 0], -1).unwrap_err().message, "expected unused to be 0, not -25088");
+        assert_eq!(decode(&[0x9e, 0, 0, 0], -1).unwrap_err().message, "halfvec must have at least 1 dimension");
         assert_eq!(decode(&[0, 1, 0, 0, 0x7e, 0], -1).unwrap_err().message, "NaN not allowed in halfvec");
         assert_eq!(decode(&[0x3e, 0x81, 0, 0], -1).unwrap_err().code, Code::ProgramLimitExceeded);
     }

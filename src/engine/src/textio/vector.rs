@@ -25,7 +25,7 @@ pub enum VectorError {
     /// 22000 `expected <typmod> dimensions, not <dim>`.
     DimensionMismatch { expected: i32, found: usize },
     /// 22000 `expected unused to be 0, not <n>` (binary form).
-    UnusedNotZero(u16),
+    UnusedNotZero(i16),
     /// 08P01 `insufficient data left in message` (binary form).
     ShortMessage,
     /// 22023 `invalid type modifier`: not exactly one modifier.
@@ -122,9 +122,11 @@ pub fn parse_text(lit: &CStr, typmod: i32) -> Result<Vec<f32>, VectorError> {
 pub fn parse_binary(msg: &[u8], typmod: i32) -> Result<(Vec<f32>, usize), VectorError> {
     let mut r = Reader::new(msg);
     let short = |_| VectorError::ShortMessage;
-    // Both header fields are read as unsigned 16-bit, like pq_getmsgint(buf, 2).
-    let dim = r.u16().map_err(short)? as usize;
-    let unused = r.u16().map_err(short)?;
+    // Both header fields are int16, as pgvector stores pq_getmsgint(buf, 2): 0x8000 and up are
+    // negative (fewer than 1 dimension; "not -25088", not "not 40448").
+    let dim = r.u16().map_err(short)? as i16;
+    let unused = r.u16().map_err(short)? as i16;
+    let dim = if dim < 1 { return Err(VectorError::NoDimensions) } else { dim as usize };
     check_dim(dim)?;
     check_expected_dim(typmod, dim)?;
     if unused != 0 {
@@ -211,8 +213,12 @@ mod tests {
         assert_eq!(parse_binary(&b[..11], -1), Err(VectorError::ShortMessage));
         assert_eq!(parse_binary(&b[..3], -1), Err(VectorError::ShortMessage));
         assert_eq!(parse_binary(&[0, 0, 0, 0], -1), Err(VectorError::NoDimensions));
-        assert_eq!(parse_binary(&[0xff, 0xff, 0, 0], -1), Err(VectorError::TooManyDimensions));
+        assert_eq!(parse_binary(&[0x3e, 0x81, 0, 0], -1), Err(VectorError::TooManyDimensions)); // 16001
+        assert_eq!(parse_binary(&[0xff, 0xff, 0, 0], -1), Err(VectorError::NoDimensions)); // -1, as in pgvector
         assert_eq!(parse_binary(&[0, 1, 0, 7, 0, 0, 0, 0], -1), Err(VectorError::UnusedNotZero(7)));
+        // int16 header fields, as pgvector reads them.
+        assert_eq!(parse_binary(&[0, 1, 0x9e, 0, 0, 0, 0, 0], -1), Err(VectorError::UnusedNotZero(-25088)));
+        assert_eq!(parse_binary(&[0x9e, 0, 0, 0], -1), Err(VectorError::NoDimensions));
         assert_eq!(parse_binary(&[0, 1, 0, 0, 0x7f, 0xc0, 0, 0], -1), Err(VectorError::NaN));
         assert_eq!(parse_binary(&[0, 1, 0, 0, 0x7f, 0x80, 0, 0], -1), Err(VectorError::Infinite));
     }
