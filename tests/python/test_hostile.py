@@ -211,7 +211,9 @@ def test_binary_input_is_checked(db):
             (vec(2, [1]), psycopg.errors.ProtocolViolation, "insufficient data left in message"),
             (vec(2, [1, 2]) + b"\0", psycopg.errors.InvalidBinaryRepresentation, "incorrect binary data format"),
             (vec(0, []), psycopg.errors.DataException, "vector must have at least 1 dimension"),
-            (vec(0xFFFF, []), psycopg.errors.ProgramLimitExceeded, "vector cannot have more than 16000 dimensions"),
+            (vec(16001, []), psycopg.errors.ProgramLimitExceeded, "vector cannot have more than 16000 dimensions"),
+            # The header is int16, as pgvector reads it: 0xFFFF is -1 dimensions.
+            (vec(0xFFFF, []), psycopg.errors.DataException, "vector must have at least 1 dimension"),
             (vec(1, [1], unused=9), psycopg.errors.DataException, "expected unused to be 0, not 9"),
             (struct.pack(">HH", 1, 0) + b"\x7f\xc0\0\0", psycopg.errors.DataException, "NaN not allowed in vector"),
             (b"\0", psycopg.errors.ProtocolViolation, "insufficient data left in message"),
